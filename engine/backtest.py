@@ -1,0 +1,287 @@
+"""Assemble a nautilus BacktestEngine from a run config, run it and write the run folder.
+
+Usage::
+
+    python -m engine.backtest --config configs/backtest/ema_cross_btcusdt_1m.toml [--out DIR]
+
+The run folder holds ``summary.json`` (fingerprint, metrics, bars processed, wall time, tearsheet
+path), the orders, fills and positions as Parquet, the equity curve and a quantstats tearsheet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+from nautilus_trader.backtest.models import FillModel, FixedFeeModel, LatencyModel, MakerTakerFeeModel
+from nautilus_trader.config import LoggingConfig, RiskEngineConfig
+from nautilus_trader.model.currencies import Currency
+from nautilus_trader.model.data import Bar, BarType
+from nautilus_trader.model.enums import AccountType, OmsType
+from nautilus_trader.model.identifiers import InstrumentId, TraderId, Venue
+from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.model.objects import Money
+from nautilus_trader.persistence.catalog import ParquetDataCatalog
+from nautilus_trader.trading.strategy import Strategy
+
+from engine import metrics as metrics_lib
+from engine import results
+from engine.configs import ConfigError, RunConfig, VenueSection, load_run_config
+from engine.equity import EquitySampler, EquitySamplerConfig
+from engine.importing import resolve
+from engine.risk import RiskDesk, RiskDeskClient
+
+NANOS_PER_MS = 1_000_000
+
+
+class DataError(RuntimeError):
+    """Raise when the catalog lacks an instrument or bars the run config asks for."""
+
+
+@dataclass
+class MarketData:
+    """Hold the instruments and bars a run needs, loaded from the catalog."""
+
+    instruments: list[Instrument]
+    bars: list[Bar]
+
+
+@dataclass
+class AssembledBacktest:
+    """Hold a ready-to-run kernel and the engine components attached to it."""
+
+    config: RunConfig
+    engine: BacktestEngine
+    desk: RiskDesk
+    sampler: EquitySampler
+    strategies: list[Strategy]
+    bars_processed: int
+
+
+def load_market_data(config: RunConfig) -> MarketData:
+    """Read the configured instruments and bars from the Parquet catalog.
+
+    Raises
+    ------
+    DataError
+        If the catalog is missing, or lacks an instrument or a bar type (the message says how to
+        build it).
+    """
+    path = Path(config.data.catalog)
+    hint = "run `python -m catalog.ingest --config configs/catalog/sample.toml` (or `make run`) first"
+    if not path.is_dir():
+        raise DataError(f"catalog {path} does not exist: {hint}")
+    catalog = ParquetDataCatalog(str(path))
+    wanted = set(config.data.instruments) | {str(BarType.from_str(b).instrument_id) for b in config.data.bar_types}
+    instruments = catalog.instruments(instrument_ids=sorted(wanted))
+    found = {str(instrument.id) for instrument in instruments}
+    missing = sorted(wanted - found)
+    if missing:
+        raise DataError(f"catalog {path} has no instrument {', '.join(missing)}: {hint}")
+    bars: list[Bar] = []
+    for bar_type in config.data.bar_types:
+        series = catalog.bars(bar_types=[bar_type], start=config.data.start, end=config.data.end)
+        if not series:
+            raise DataError(
+                f"catalog {path} has no bars for {bar_type} between {config.data.start} and {config.data.end}: {hint}"
+            )
+        bars.extend(series)
+    return MarketData(instruments=instruments, bars=bars)
+
+
+def _venue_kwargs(venue: VenueSection, seed: int) -> dict[str, Any]:
+    balances = [Money(Decimal(amount), Currency.from_str(code)) for amount, code in (b.split() for b in venue.starting_balances)]
+    fee_model = (
+        FixedFeeModel(Money.from_str(venue.fees.fixed_commission))
+        if venue.fees.model == "fixed" and venue.fees.fixed_commission
+        else MakerTakerFeeModel()
+    )
+    latency = venue.latency
+    latency_model = None
+    if latency.base_ms or latency.insert_ms or latency.update_ms or latency.cancel_ms:
+        latency_model = LatencyModel(
+            base_latency_nanos=int(latency.base_ms * NANOS_PER_MS),
+            insert_latency_nanos=int(latency.insert_ms * NANOS_PER_MS),
+            update_latency_nanos=int(latency.update_ms * NANOS_PER_MS),
+            cancel_latency_nanos=int(latency.cancel_ms * NANOS_PER_MS),
+        )
+    return {
+        "venue": Venue(venue.name),
+        "oms_type": OmsType[venue.oms_type],
+        "account_type": AccountType[venue.account_type],
+        "starting_balances": balances,
+        "base_currency": Currency.from_str(venue.base_currency) if venue.base_currency else None,
+        "default_leverage": Decimal(repr(venue.default_leverage)),
+        "fill_model": FillModel(
+            prob_fill_on_limit=venue.fill_model.prob_fill_on_limit,
+            prob_slippage=venue.fill_model.prob_slippage,
+            random_seed=seed,
+        ),
+        "fee_model": fee_model,
+        "latency_model": latency_model,
+        "bar_execution": True,
+        "bar_adaptive_high_low_ordering": venue.bar_adaptive_high_low_ordering,
+    }
+
+
+def build_strategies(config: RunConfig) -> list[Strategy]:
+    """Instantiate every configured strategy from its import paths and config values."""
+    built: list[Strategy] = []
+    for index, section in enumerate(config.strategies):
+        strategy_cls = resolve(section.path, f"strategies[{index}].path")
+        config_cls = resolve(section.config_path, f"strategies[{index}].config_path")
+        try:
+            strategy_config = config_cls.parse(json.dumps(section.config))
+        except Exception as exc:
+            raise ConfigError(f"`strategies[{index}].config` is invalid for {section.config_path}: {exc}") from exc
+        built.append(strategy_cls(strategy_config))
+    return built
+
+
+def assemble(config: RunConfig, data: MarketData) -> AssembledBacktest:
+    """Build the kernel: venues, instruments, data, the risk desk, the equity sampler and strategies."""
+    engine = BacktestEngine(
+        BacktestEngineConfig(
+            trader_id=TraderId(config.run.trader_id),
+            logging=LoggingConfig(log_level=config.run.log_level, bypass_logging=config.run.log_level == "OFF"),
+            risk_engine=RiskEngineConfig(bypass=False),
+        )
+    )
+    for venue in config.venues:
+        engine.add_venue(**_venue_kwargs(venue, config.run.seed))
+    venue_names = {venue.name for venue in config.venues}
+    for instrument in data.instruments:
+        if instrument.id.venue.value not in venue_names:
+            raise ConfigError(f"instrument {instrument.id} trades on {instrument.id.venue}, which `venues` does not define")
+        engine.add_instrument(instrument)
+    engine.add_data(data.bars, sort=True)
+    desk = RiskDesk(config.sizing, engine.portfolio, engine.cache)
+    sampler = EquitySampler(
+        EquitySamplerConfig(
+            venues=tuple(sorted(venue_names)),
+            interval_minutes=config.report.equity_sample_minutes,
+        )
+    )
+    engine.add_actor(sampler)
+    strategies = build_strategies(config)
+    for strategy in strategies:
+        if not isinstance(strategy, RiskDeskClient):
+            raise ConfigError(f"{type(strategy).__name__} does not accept a risk desk; extend strategies.base.SignalStrategy")
+        strategy.bind_risk_desk(desk)
+        engine.add_strategy(strategy)
+    return AssembledBacktest(config, engine, desk, sampler, strategies, len(data.bars))
+
+
+def _equity_frame(sampler: EquitySampler) -> pd.DataFrame:
+    frame = pd.DataFrame(sampler.samples, columns=["ts_ns", "venue", "equity"])
+    if frame.empty:
+        return frame
+    total = frame.groupby("ts_ns", sort=True)["equity"].sum().reset_index()
+    total["timestamp"] = pd.to_datetime(total["ts_ns"], unit="ns", utc=True)
+    return total
+
+
+def _starting_equity(config: RunConfig) -> float:
+    return sum(float(balance.split()[0]) for venue in config.venues for balance in venue.starting_balances)
+
+
+def run_backtest(config: RunConfig, out_dir: Path) -> dict[str, Any]:
+    """Run one backtest and write its run folder.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The validated run config.
+    out_dir : Path
+        The run folder (created; existing files are overwritten).
+
+    Returns
+    -------
+    dict
+        The content of ``summary.json``.
+    """
+    started = time.perf_counter()
+    data = load_market_data(config)
+    assembled = assemble(config, data)
+    engine = assembled.engine
+    engine.run()
+    wall_seconds = time.perf_counter() - started
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trader = engine.trader
+    fills = results.fills_table(trader)
+    orders = results.orders_table(trader)
+    positions = results.positions_table(trader, orders)
+    equity = _equity_frame(assembled.sampler)
+    for name, frame in (("fills", fills), ("orders", orders), ("positions", positions), ("equity", equity)):
+        results.write_table(frame, out_dir / f"{name}.parquet")
+
+    starting_equity = _starting_equity(config)
+    periods = metrics_lib.PERIODS_PER_YEAR[config.report.asset_class]
+    days, daily_returns = metrics_lib.daily_returns_from_equity(
+        equity["ts_ns"].to_numpy(), equity["equity"].to_numpy(), starting_equity
+    )
+    trade_pnls = results.closed_trade_pnls(positions)
+    fees = float(sum(results.money_to_float(value) for value in fills.get("commission", [])))
+    metric_values = metrics_lib.compute_metrics(daily_returns, trade_pnls, fees, periods)
+
+    tearsheet_path: str | None = None
+    if config.report.tearsheet:
+        renderer = resolve(config.report.renderer, "report.renderer")
+        series = pd.Series(daily_returns, index=pd.to_datetime(days, utc=True), name=config.run.name)
+        tearsheet_path = str(renderer(series, out_dir / "tearsheet.html", config.run.name, periods))
+
+    final_equity = float(equity["equity"].iloc[-1]) if not equity.empty else starting_equity
+    summary: dict[str, Any] = {
+        "run": config.run.name,
+        "fingerprint": results.fingerprint(fills),
+        "metrics": metric_values,
+        "fills": len(fills),
+        "orders": len(orders),
+        "starting_equity": starting_equity,
+        "final_equity": round(final_equity, 8),
+        "bars_processed": assembled.bars_processed,
+        "wall_seconds": round(wall_seconds, 3),
+        "denials": dict(sorted(assembled.desk.denials.items())),
+        "tearsheet": tearsheet_path,
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    engine.dispose()
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the backtest CLI; print where the report is. Return the process exit code."""
+    parser = argparse.ArgumentParser(prog="python -m engine.backtest", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", required=True, help="run config (TOML)")
+    parser.add_argument("--out", help="run folder (default: <state_dir>/runs/<run name>)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_run_config(args.config)
+        out_dir = Path(args.out) if args.out else Path(config.run.state_dir) / "runs" / config.run.name
+        summary = run_backtest(config, out_dir)
+    except (ConfigError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    metrics = summary["metrics"]
+    print(
+        f"{summary['run']}: {metrics['trades']} trades, total return {metrics['total_return']:.4%}, "
+        f"sharpe {metrics['sharpe']}, max drawdown {metrics['max_drawdown']}, "
+        f"{summary['bars_processed']} bars in {summary['wall_seconds']} s"
+    )
+    print(f"summary:   {out_dir / 'summary.json'}")
+    print(f"tearsheet: {summary['tearsheet']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,201 @@
+"""Typed run configuration, loaded from TOML into frozen msgspec structs.
+
+A run config names the catalog, the instruments and bar types, the time range, the venue
+simulation (fees, fill/slippage, latency), starting balances, the risk desk's sizing rules and the
+strategies by import path. The same structs drive every mode; a bad file fails at load time with an
+error naming the file, the field and the value.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+
+class ConfigError(ValueError):
+    """Raise when a config file cannot be read or does not match its schema."""
+
+
+class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class RunSection(_Struct):
+    """Identify a run: its name, trader id, seed and state folder."""
+
+    name: str
+    trader_id: str = "BACKTEST-001"
+    seed: int = 42
+    state_dir: str = "var"
+    log_level: Literal["OFF", "ERROR", "WARNING", "INFO", "DEBUG"] = "ERROR"
+
+
+class DataSection(_Struct):
+    """Name the catalog, the instruments and bar types to load, and the time window."""
+
+    catalog: str = "var/catalog"
+    instruments: list[str] = msgspec.field(default_factory=list)
+    bar_types: list[str] = msgspec.field(default_factory=list)
+    start: str | None = None
+    end: str | None = None
+
+
+class FillModelSection(_Struct):
+    """Configure nautilus' probabilistic fill model (seeded, so fills stay deterministic)."""
+
+    prob_fill_on_limit: float = 1.0
+    prob_slippage: float = 0.0
+
+
+class LatencySection(_Struct):
+    """Configure the simulated venue's message latency in milliseconds."""
+
+    base_ms: float = 0.0
+    insert_ms: float = 0.0
+    update_ms: float = 0.0
+    cancel_ms: float = 0.0
+
+
+class FeeSection(_Struct):
+    """Select the fee model: the instrument's maker/taker rates, or a fixed commission per fill."""
+
+    model: Literal["maker_taker", "fixed"] = "maker_taker"
+    fixed_commission: str | None = None
+
+
+class VenueSection(_Struct):
+    """Describe one simulated venue: account, balances, leverage, bar ordering and cost models."""
+
+    name: str
+    oms_type: Literal["NETTING", "HEDGING"] = "NETTING"
+    account_type: Literal["MARGIN", "CASH"] = "MARGIN"
+    base_currency: str | None = None
+    starting_balances: list[str] = msgspec.field(default_factory=list)
+    default_leverage: float = 1.0
+    bar_adaptive_high_low_ordering: bool = True
+    fill_model: FillModelSection = msgspec.field(default_factory=FillModelSection)
+    latency: LatencySection = msgspec.field(default_factory=LatencySection)
+    fees: FeeSection = msgspec.field(default_factory=FeeSection)
+
+
+class SizingSection(_Struct):
+    """Set the risk desk's sizing rule (issue 3 extends this into the full budget desk)."""
+
+    mode: Literal["risk_fraction", "fixed_notional"] = "risk_fraction"
+    fixed_notional: float = 10.0
+    fixed_until_equity: float = 1_000.0
+    risk_fraction: float = 0.005
+    max_position_fraction: float = 0.10
+    max_leverage: float = 1.0
+    max_sl_pct: float = 0.15
+
+
+class StrategySection(_Struct):
+    """Name a strategy class and its config class by import path, with the config's values."""
+
+    path: str
+    config_path: str
+    config: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class ReportSection(_Struct):
+    """Choose the asset class for annualisation and the tearsheet renderer (by import path)."""
+
+    asset_class: Literal["crypto", "fx", "equity", "options"] = "crypto"
+    tearsheet: bool = True
+    renderer: str = "reports.tearsheet:write_tearsheet"
+    equity_sample_minutes: int = 60
+
+
+class RunConfig(_Struct):
+    """Hold everything a backtest (or any other mode) needs to assemble its kernel."""
+
+    run: RunSection
+    data: DataSection
+    venues: list[VenueSection]
+    strategies: list[StrategySection]
+    sizing: SizingSection = msgspec.field(default_factory=SizingSection)
+    report: ReportSection = msgspec.field(default_factory=ReportSection)
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read a run config from TOML and validate it.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file.
+
+    Returns
+    -------
+    RunConfig
+        The validated, immutable config.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not valid TOML, or does not match the schema; the message names
+        the file, the field and the offending value.
+    """
+    file = Path(path)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{file}: config file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: invalid TOML: {exc}") from exc
+    try:
+        config = msgspec.convert(raw, RunConfig, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{file}: {_describe(exc, raw)}") from exc
+    _check_semantics(file, config)
+    return config
+
+
+def _describe(exc: msgspec.ValidationError, raw: dict[str, Any]) -> str:
+    """Append the offending value to msgspec's message (which names the field path)."""
+    message = str(exc)
+    marker = "at `$"
+    if marker not in message:
+        return message
+    path = message.split(marker, 1)[1].rstrip("`")
+    value: Any = raw
+    for part in path.replace("]", "").replace("[", ".").split("."):
+        if not part:
+            continue
+        try:
+            value = value[int(part)] if part.isdigit() else value[part]
+        except (KeyError, IndexError, TypeError):
+            return message
+    return f"{message} (value: {value!r})"
+
+
+def _check_semantics(file: Path, config: RunConfig) -> None:
+    if not config.venues:
+        raise ConfigError(f"{file}: `venues` must name at least one venue (value: [])")
+    if not config.strategies:
+        raise ConfigError(f"{file}: `strategies` must name at least one strategy (value: [])")
+    if not config.data.bar_types:
+        raise ConfigError(f"{file}: `data.bar_types` must list at least one bar type (value: [])")
+    sizing = config.sizing
+    for field in ("risk_fraction", "max_position_fraction", "max_sl_pct"):
+        value = getattr(sizing, field)
+        if not 0.0 < value <= 1.0:
+            raise ConfigError(f"{file}: `sizing.{field}` must be in (0, 1] (value: {value!r})")
+    if sizing.max_leverage <= 0:
+        raise ConfigError(f"{file}: `sizing.max_leverage` must be positive (value: {sizing.max_leverage!r})")
+    for index, venue in enumerate(config.venues):
+        if not venue.starting_balances:
+            raise ConfigError(
+                f"{file}: `venues[{index}].starting_balances` must not be empty (value: [])"
+            )
+        for balance in venue.starting_balances:
+            parts = balance.split()
+            if len(parts) != 2:
+                raise ConfigError(
+                    f"{file}: `venues[{index}].starting_balances` entries look like '10000 USDT' "
+                    f"(value: {balance!r})"
+                )

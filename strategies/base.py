@@ -1,0 +1,207 @@
+"""The one actor base class every strategy extends.
+
+Subclasses express signals only: a side, a strength, a stop and a take-profit. The base class turns a
+signal into a bracket (market or limit entry with a stop-market SL and a limit TP as nautilus
+contingent orders), asks the engine's risk desk for the size, and owns all order bookkeeping. It does
+no I/O and never reads the wall clock, so the same class runs unchanged in a backtest, in the
+sandbox and live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nautilus_trader.config import StrategyConfig
+from nautilus_trader.indicators.base import Indicator
+from nautilus_trader.model.data import Bar, BarType
+from nautilus_trader.model.enums import OrderSide, OrderType, TimeInForce
+from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.trading.strategy import Strategy
+
+from engine.risk import RiskDesk, SignalStrength, SizingDecision, TradeIntent
+
+ENTRY_TAG = "ENTRY"
+STOP_LOSS_TAG = "SL"
+TAKE_PROFIT_TAG = "TP"
+SIGNAL_EXIT_TAG = "SIGNAL_EXIT"
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """Express a trading idea: direction, conviction and the protective levels (absolute prices)."""
+
+    side: OrderSide
+    stop_price: float
+    take_profit_price: float
+    strength: SignalStrength = SignalStrength.NORMAL
+
+
+class SignalStrategyConfig(StrategyConfig, frozen=True, kw_only=True):
+    """Configure the bracket mechanics every strategy shares.
+
+    Parameters
+    ----------
+    instrument_id : InstrumentId
+        The instrument to trade.
+    bar_type : BarType
+        The bars that drive the signal.
+    entry_order_type : str
+        ``"MARKET"`` or ``"LIMIT"`` (a limit entry rests ``limit_offset_ticks`` inside the close).
+    limit_offset_ticks : int
+        For limit entries, how many ticks better than the signal bar's close to rest the order.
+    entry_expire_bars : int
+        For limit entries, cancel an unfilled entry after this many bars (0 keeps it GTC).
+    reverse_on_opposite : bool
+        Flatten and reverse when an opposite signal arrives while a position is open.
+    """
+
+    instrument_id: InstrumentId
+    bar_type: BarType
+    entry_order_type: str = "MARKET"
+    limit_offset_ticks: int = 0
+    entry_expire_bars: int = 0
+    reverse_on_opposite: bool = True
+
+
+class SignalStrategy(Strategy):
+    """Turn the signals of a subclass into risk-checked bracket orders.
+
+    Subclasses implement :meth:`indicators` (registered for the signal bars) and :meth:`signal`
+    (called on every bar once the indicators are warm).
+    """
+
+    def __init__(self, config: SignalStrategyConfig) -> None:
+        super().__init__(config)
+        if config.entry_order_type not in ("MARKET", "LIMIT"):
+            raise ValueError(f"entry_order_type must be MARKET or LIMIT (value: {config.entry_order_type!r})")
+        self._instrument_id: InstrumentId = config.instrument_id
+        self._bar_type: BarType = config.bar_type
+        self._entry_order_type = OrderType.MARKET if config.entry_order_type == "MARKET" else OrderType.LIMIT
+        self._limit_offset_ticks = config.limit_offset_ticks
+        self._entry_expire_bars = config.entry_expire_bars
+        self._reverse = config.reverse_on_opposite
+        self._desk: RiskDesk | None = None
+        self._instrument: Instrument | None = None
+        self._warm_indicators: list[Indicator] = []
+        self.last_decision: SizingDecision | None = None
+
+    # -- wiring -------------------------------------------------------------------------------
+
+    def bind_risk_desk(self, desk: RiskDesk) -> None:
+        """Attach the engine's risk desk; every entry is sized and vetted by it."""
+        self._desk = desk
+
+    def indicators(self) -> list[Indicator]:
+        """Return the indicators to update from the signal bars (override in subclasses)."""
+        return []
+
+    def signal(self, bar: Bar) -> Signal | None:
+        """Return a signal for this bar, or None (override in subclasses)."""
+        raise NotImplementedError
+
+    # -- nautilus handlers --------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Resolve the instrument, register indicators and subscribe to the signal bars."""
+        if self._desk is None:
+            raise RuntimeError(f"{self.id}: no risk desk bound; strategies must be assembled by the engine")
+        self._instrument = self.cache.instrument(self._instrument_id)
+        if self._instrument is None:
+            raise RuntimeError(f"{self.id}: instrument {self._instrument_id} is not in the cache")
+        self._warm_indicators = self.indicators()
+        for indicator in self._warm_indicators:
+            self.register_indicator_for_bars(self._bar_type, indicator)
+        self.subscribe_bars(self._bar_type)
+
+    def on_bar(self, bar: Bar) -> None:
+        """Ask the subclass for a signal once warm, then act on it."""
+        for indicator in self._warm_indicators:
+            if not indicator.initialized:
+                return
+        proposal = self.signal(bar)
+        if proposal is not None:
+            self._act(proposal, bar)
+
+    def on_stop(self) -> None:
+        """Leave open positions and their protective orders as they are (the engine reports them)."""
+
+    # -- order bookkeeping --------------------------------------------------------------------
+
+    def _act(self, proposal: Signal, bar: Bar) -> None:
+        instrument_id = self._instrument_id
+        if self.cache.orders_inflight_count(instrument_id=instrument_id, strategy_id=self.id) > 0:
+            return
+        if self._has_working_entry():
+            return
+        position_side = self._position_side()
+        if position_side is proposal.side:
+            return
+        if position_side is not None:
+            if not self._reverse:
+                return
+            self.cancel_all_orders(instrument_id)
+            self.close_all_positions(instrument_id, tags=[SIGNAL_EXIT_TAG])
+        self._enter(proposal, bar)
+
+    def _has_working_entry(self) -> bool:
+        for order in self.cache.orders_open(instrument_id=self._instrument_id, strategy_id=self.id):
+            if order.tags and ENTRY_TAG in order.tags:
+                return True
+        return False
+
+    def _position_side(self) -> OrderSide | None:
+        net = self.portfolio.net_position(self._instrument_id)
+        if net > 0:
+            return OrderSide.BUY
+        if net < 0:
+            return OrderSide.SELL
+        return None
+
+    def _enter(self, proposal: Signal, bar: Bar) -> None:
+        assert self._desk is not None and self._instrument is not None
+        instrument = self._instrument
+        reference = bar.close.as_double()
+        entry_price = self._limit_price(proposal.side, reference, instrument)
+        intent = TradeIntent(
+            strategy_id=str(self.id),
+            instrument_id=instrument.id,
+            side=proposal.side,
+            entry_price=entry_price,
+            stop_price=proposal.stop_price,
+            take_profit_price=proposal.take_profit_price,
+            strength=proposal.strength,
+            ts_event=bar.ts_event,
+        )
+        decision = self._desk.evaluate(intent)
+        self.last_decision = decision
+        if not decision.approved or decision.quantity is None:
+            return
+        is_limit = self._entry_order_type == OrderType.LIMIT
+        expire_time = None
+        time_in_force = TimeInForce.GTC
+        if is_limit and self._entry_expire_bars > 0:
+            step = self._bar_type.spec.timedelta * self._entry_expire_bars
+            expire_time = self.clock.utc_now() + step
+            time_in_force = TimeInForce.GTD
+        bracket = self.order_factory.bracket(
+            instrument_id=instrument.id,
+            order_side=proposal.side,
+            quantity=decision.quantity,
+            entry_order_type=self._entry_order_type,
+            entry_price=instrument.make_price(entry_price) if is_limit else None,
+            expire_time=expire_time,
+            time_in_force=time_in_force,
+            sl_trigger_price=instrument.make_price(proposal.stop_price),
+            tp_price=instrument.make_price(proposal.take_profit_price),
+            entry_tags=[ENTRY_TAG],
+            sl_tags=[STOP_LOSS_TAG],
+            tp_tags=[TAKE_PROFIT_TAG],
+        )
+        self.submit_order_list(bracket)
+
+    def _limit_price(self, side: OrderSide, reference: float, instrument: Instrument) -> float:
+        if self._entry_order_type != OrderType.LIMIT or self._limit_offset_ticks == 0:
+            return reference
+        offset = self._limit_offset_ticks * float(instrument.price_increment)
+        return reference - offset if side == OrderSide.BUY else reference + offset
