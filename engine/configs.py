@@ -75,7 +75,7 @@ class VenueSection(_Struct):
     base_currency: str | None = None
     starting_balances: list[str] = msgspec.field(default_factory=list)
     default_leverage: float = 1.0
-    bar_adaptive_high_low_ordering: bool = True
+    bar_adaptive_high_low_ordering: bool = False
     fill_model: FillModelSection = msgspec.field(default_factory=FillModelSection)
     latency: LatencySection = msgspec.field(default_factory=LatencySection)
     fees: FeeSection = msgspec.field(default_factory=FeeSection)
