@@ -27,7 +27,7 @@ from nautilus_trader.config import LoggingConfig, RiskEngineConfig
 from nautilus_trader.model.currencies import Currency
 from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import AccountType, OmsType
-from nautilus_trader.model.identifiers import InstrumentId, TraderId, Venue
+from nautilus_trader.model.identifiers import TraderId, Venue
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Money
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
@@ -81,7 +81,9 @@ def load_market_data(config: RunConfig) -> MarketData:
     if not path.is_dir():
         raise DataError(f"catalog {path} does not exist: {hint}")
     catalog = ParquetDataCatalog(str(path))
-    wanted = set(config.data.instruments) | {str(BarType.from_str(b).instrument_id) for b in config.data.bar_types}
+    wanted = set(config.data.instruments) | {
+        str(BarType.from_str(b).instrument_id) for b in config.data.bar_types
+    }
     instruments = catalog.instruments(instrument_ids=sorted(wanted))
     found = {str(instrument.id) for instrument in instruments}
     missing = sorted(wanted - found)
@@ -92,14 +94,18 @@ def load_market_data(config: RunConfig) -> MarketData:
         series = catalog.bars(bar_types=[bar_type], start=config.data.start, end=config.data.end)
         if not series:
             raise DataError(
-                f"catalog {path} has no bars for {bar_type} between {config.data.start} and {config.data.end}: {hint}"
+                f"catalog {path} has no bars for {bar_type} "
+                f"between {config.data.start} and {config.data.end}: {hint}"
             )
         bars.extend(series)
     return MarketData(instruments=instruments, bars=bars)
 
 
 def _venue_kwargs(venue: VenueSection, seed: int) -> dict[str, Any]:
-    balances = [Money(Decimal(amount), Currency.from_str(code)) for amount, code in (b.split() for b in venue.starting_balances)]
+    balances = [
+        Money(Decimal(amount), Currency.from_str(code))
+        for amount, code in (b.split() for b in venue.starting_balances)
+    ]
     fee_model = (
         FixedFeeModel(Money.from_str(venue.fees.fixed_commission))
         if venue.fees.model == "fixed" and venue.fees.fixed_commission
@@ -142,7 +148,9 @@ def build_strategies(config: RunConfig) -> list[Strategy]:
         try:
             strategy_config = config_cls.parse(json.dumps(section.config))
         except Exception as exc:
-            raise ConfigError(f"`strategies[{index}].config` is invalid for {section.config_path}: {exc}") from exc
+            raise ConfigError(
+                f"`strategies[{index}].config` is invalid for {section.config_path}: {exc}"
+            ) from exc
         built.append(strategy_cls(strategy_config))
     return built
 
@@ -152,7 +160,9 @@ def assemble(config: RunConfig, data: MarketData) -> AssembledBacktest:
     engine = BacktestEngine(
         BacktestEngineConfig(
             trader_id=TraderId(config.run.trader_id),
-            logging=LoggingConfig(log_level=config.run.log_level, bypass_logging=config.run.log_level == "OFF"),
+            logging=LoggingConfig(
+                log_level=config.run.log_level, bypass_logging=config.run.log_level == "OFF"
+            ),
             risk_engine=RiskEngineConfig(bypass=False),
         )
     )
@@ -161,7 +171,9 @@ def assemble(config: RunConfig, data: MarketData) -> AssembledBacktest:
     venue_names = {venue.name for venue in config.venues}
     for instrument in data.instruments:
         if instrument.id.venue.value not in venue_names:
-            raise ConfigError(f"instrument {instrument.id} trades on {instrument.id.venue}, which `venues` does not define")
+            raise ConfigError(
+                f"instrument {instrument.id} trades on {instrument.id.venue}, which `venues` does not define"
+            )
         engine.add_instrument(instrument)
     engine.add_data(data.bars, sort=True)
     desk = RiskDesk(config.sizing, engine.portfolio, engine.cache)
@@ -175,7 +187,10 @@ def assemble(config: RunConfig, data: MarketData) -> AssembledBacktest:
     strategies = build_strategies(config)
     for strategy in strategies:
         if not isinstance(strategy, RiskDeskClient):
-            raise ConfigError(f"{type(strategy).__name__} does not accept a risk desk; extend strategies.base.SignalStrategy")
+            raise ConfigError(
+                f"{type(strategy).__name__} does not accept a risk desk; "
+                "extend strategies.base.SignalStrategy"
+            )
         strategy.bind_risk_desk(desk)
         engine.add_strategy(strategy)
     return AssembledBacktest(config, engine, desk, sampler, strategies, len(data.bars))

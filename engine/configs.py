@@ -23,7 +23,7 @@ class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     pass
 
 
-class RunSection(_Struct):
+class RunSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Identify a run: its name, trader id, seed and state folder."""
 
     name: str
@@ -33,7 +33,7 @@ class RunSection(_Struct):
     log_level: Literal["OFF", "ERROR", "WARNING", "INFO", "DEBUG"] = "ERROR"
 
 
-class DataSection(_Struct):
+class DataSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Name the catalog, the instruments and bar types to load, and the time window."""
 
     catalog: str = "var/catalog"
@@ -43,14 +43,14 @@ class DataSection(_Struct):
     end: str | None = None
 
 
-class FillModelSection(_Struct):
+class FillModelSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Configure nautilus' probabilistic fill model (seeded, so fills stay deterministic)."""
 
     prob_fill_on_limit: float = 1.0
     prob_slippage: float = 0.0
 
 
-class LatencySection(_Struct):
+class LatencySection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Configure the simulated venue's message latency in milliseconds."""
 
     base_ms: float = 0.0
@@ -59,14 +59,14 @@ class LatencySection(_Struct):
     cancel_ms: float = 0.0
 
 
-class FeeSection(_Struct):
+class FeeSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Select the fee model: the instrument's maker/taker rates, or a fixed commission per fill."""
 
     model: Literal["maker_taker", "fixed"] = "maker_taker"
     fixed_commission: str | None = None
 
 
-class VenueSection(_Struct):
+class VenueSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Describe one simulated venue: account, balances, leverage, bar ordering and cost models."""
 
     name: str
@@ -81,7 +81,7 @@ class VenueSection(_Struct):
     fees: FeeSection = msgspec.field(default_factory=FeeSection)
 
 
-class SizingSection(_Struct):
+class SizingSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Set the risk desk's sizing rule (issue 3 extends this into the full budget desk)."""
 
     mode: Literal["risk_fraction", "fixed_notional"] = "risk_fraction"
@@ -93,7 +93,7 @@ class SizingSection(_Struct):
     max_sl_pct: float = 0.15
 
 
-class StrategySection(_Struct):
+class StrategySection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Name a strategy class and its config class by import path, with the config's values."""
 
     path: str
@@ -101,7 +101,7 @@ class StrategySection(_Struct):
     config: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class ReportSection(_Struct):
+class ReportSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Choose the asset class for annualisation and the tearsheet renderer (by import path)."""
 
     asset_class: Literal["crypto", "fx", "equity", "options"] = "crypto"
@@ -110,7 +110,7 @@ class ReportSection(_Struct):
     equity_sample_minutes: int = 60
 
 
-class RunConfig(_Struct):
+class RunConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Hold everything a backtest (or any other mode) needs to assemble its kernel."""
 
     run: RunSection
@@ -189,9 +189,7 @@ def _check_semantics(file: Path, config: RunConfig) -> None:
         raise ConfigError(f"{file}: `sizing.max_leverage` must be positive (value: {sizing.max_leverage!r})")
     for index, venue in enumerate(config.venues):
         if not venue.starting_balances:
-            raise ConfigError(
-                f"{file}: `venues[{index}].starting_balances` must not be empty (value: [])"
-            )
+            raise ConfigError(f"{file}: `venues[{index}].starting_balances` must not be empty (value: [])")
         for balance in venue.starting_balances:
             parts = balance.split()
             if len(parts) != 2:

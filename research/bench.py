@@ -91,7 +91,10 @@ class BaselineEMACross(Strategy):
         stop, target = close - sign * self.cfg.sl_atr * atr, close + sign * self.cfg.tp_atr * atr
         account = self.cache.account_for_venue(instrument_id.venue)
         equity = account.balance_total(account.base_currency).as_double()
-        qty = min(equity * self.cfg.risk_fraction / abs(close - stop), equity * self.cfg.max_position_fraction / close)
+        qty = min(
+            equity * self.cfg.risk_fraction / abs(close - stop),
+            equity * self.cfg.max_position_fraction / close,
+        )
         step = float(self.instrument.size_increment)
         qty = math.floor(qty / step + 1e-9) * step
         if qty < float(self.instrument.min_quantity):

@@ -67,7 +67,9 @@ class EMACross(SignalStrategy):
         if not (crossed_up or crossed_down):
             return None
         close = bar.close.as_double()
-        strength = SignalStrength.STRONG if abs(spread) > self._strong_spread_atr * atr else SignalStrength.NORMAL
+        strength = (
+            SignalStrength.STRONG if abs(spread) > self._strong_spread_atr * atr else SignalStrength.NORMAL
+        )
         if crossed_up:
             return Signal(OrderSide.BUY, close - self._sl_atr * atr, close + self._tp_atr * atr, strength)
         return Signal(OrderSide.SELL, close + self._sl_atr * atr, close - self._tp_atr * atr, strength)

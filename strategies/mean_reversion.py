@@ -77,6 +77,8 @@ class MeanReversion(SignalStrategy):
             strength = SignalStrength.STRONG if rsi < self._oversold / 2.0 else SignalStrength.NORMAL
             return Signal(OrderSide.BUY, close - self._sl_atr * atr, middle, strength)
         if close > self._bands.upper and rsi > self._overbought:
-            strength = SignalStrength.STRONG if rsi > (1.0 + self._overbought) / 2.0 else SignalStrength.NORMAL
+            strength = (
+                SignalStrength.STRONG if rsi > (1.0 + self._overbought) / 2.0 else SignalStrength.NORMAL
+            )
             return Signal(OrderSide.SELL, close + self._sl_atr * atr, middle, strength)
         return None
