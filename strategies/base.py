@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.indicators.base import Indicator
 from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.enums import OrderSide, OrderType, TimeInForce
+from nautilus_trader.model.enums import OrderSide, OrderType, PriceType, TimeInForce
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.trading.strategy import Strategy
@@ -85,6 +85,9 @@ class SignalStrategy(Strategy):
         self._instrument: Instrument | None = None
         self._warm_indicators: list[Indicator] = []
         self.last_decision: SizingDecision | None = None
+        self._sibling_bar_type = _quote_sibling(config.bar_type)
+        self._sibling_ts = -1
+        self._pending: tuple[Signal, Bar] | None = None
 
     # -- wiring -------------------------------------------------------------------------------
 
@@ -113,15 +116,32 @@ class SignalStrategy(Strategy):
         for indicator in self._warm_indicators:
             self.register_indicator_for_bars(self._bar_type, indicator)
         self.subscribe_bars(self._bar_type)
+        if self._sibling_bar_type is not None:
+            self.subscribe_bars(self._sibling_bar_type)
 
     def on_bar(self, bar: Bar) -> None:
-        """Ask the subclass for a signal once warm, then act on it."""
+        """Ask the subclass for a signal once warm, then act on it.
+
+        With bid (or ask) signal bars the venue quotes only once the ask (or bid) bar of the same
+        timestamp has arrived too; acting earlier would fill at the previous bar's quote, a
+        lookahead. The signal is then held until the sibling bar is in.
+        """
+        if self._sibling_bar_type is not None and bar.bar_type == self._sibling_bar_type:
+            self._sibling_ts = bar.ts_event
+            pending, self._pending = self._pending, None
+            if pending is not None and pending[1].ts_event == bar.ts_event:
+                self._act(*pending)
+            return
         for indicator in self._warm_indicators:
             if not indicator.initialized:
                 return
         proposal = self.signal(bar)
-        if proposal is not None:
-            self._act(proposal, bar)
+        if proposal is None:
+            return
+        if self._sibling_bar_type is not None and self._sibling_ts != bar.ts_event:
+            self._pending = (proposal, bar)
+            return
+        self._act(proposal, bar)
 
     def on_stop(self) -> None:
         """Leave open positions and their protective orders as they are (the engine reports them)."""
@@ -189,19 +209,35 @@ class SignalStrategy(Strategy):
             order_side=proposal.side,
             quantity=decision.quantity,
             entry_order_type=self._entry_order_type,
-            entry_price=instrument.make_price(entry_price) if is_limit else None,
+            entry_price=instrument.make_price(self._on_tick_grid(entry_price)) if is_limit else None,
             expire_time=expire_time,
             time_in_force=time_in_force,
-            sl_trigger_price=instrument.make_price(proposal.stop_price),
-            tp_price=instrument.make_price(proposal.take_profit_price),
+            sl_trigger_price=instrument.make_price(self._on_tick_grid(proposal.stop_price)),
+            tp_price=instrument.make_price(self._on_tick_grid(proposal.take_profit_price)),
             entry_tags=[ENTRY_TAG],
             sl_tags=[STOP_LOSS_TAG],
             tp_tags=[TAKE_PROFIT_TAG],
         )
         self.submit_order_list(bracket)
 
+    def _on_tick_grid(self, price: float) -> float:
+        """Round a price to the nearest multiple of the instrument's tick (venues reject others)."""
+        assert self._instrument is not None
+        tick = float(self._instrument.price_increment)
+        return round(price / tick) * tick
+
     def _limit_price(self, side: OrderSide, reference: float, instrument: Instrument) -> float:
         if self._entry_order_type != OrderType.LIMIT or self._limit_offset_ticks == 0:
             return reference
         offset = self._limit_offset_ticks * float(instrument.price_increment)
         return reference - offset if side == OrderSide.BUY else reference + offset
+
+
+def _quote_sibling(bar_type: BarType) -> BarType | None:
+    """Return the ask bar type for a bid bar type (and vice versa); None for other price types."""
+    price_type = bar_type.spec.price_type
+    if price_type not in (PriceType.BID, PriceType.ASK):
+        return None
+    sibling = "ASK" if price_type == PriceType.BID else "BID"
+    own = "BID" if sibling == "ASK" else "ASK"
+    return BarType.from_str(str(bar_type).replace(f"-{own}-", f"-{sibling}-"))

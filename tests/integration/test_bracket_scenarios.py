@@ -7,13 +7,15 @@ The fill rules these tables pin (docs/backtest-fill-rules.md explains them):
   target, the high trades first: a long takes its target, a short takes its stop.
 - A stop-market whose bar opens beyond the trigger fills at the trigger price (nautilus' bar
   execution), not at the worse open.
+- With bid/ask bars a buy fills on the ask and a sell on the bid of the signal bar's close, never on
+  the previous bar's quote.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.scenarios.kit import run_scenario
+from tests.scenarios.kit import candles_to_bars, eurusd, run_scenario
 
 FLAT = (100_000.0, 100_050.0, 99_950.0, 100_000.0)
 
@@ -117,3 +119,33 @@ def test_risk_sizing_is_capped_by_the_pair_cap():
     # 0.5% of 100,000 at risk over a 1,000 stop would be 0.5 BTC; the 10% pair cap allows 0.1 BTC
     result = run_scenario([FLAT, FLAT], {0: ["BUY", 99_000.0, 101_000.0]})
     assert float(result.fills["last_qty"].iloc[0]) == pytest.approx(0.1)
+
+
+def _fx_bars(bid_closes, spread=0.0002):
+    instrument = eurusd()
+    bid = [(c, c + 0.0005, c - 0.0005, c) for c in bid_closes]
+    ask = [(o + spread, h + spread, low + spread, c + spread) for o, h, low, c in bid]
+    bid_type, ask_type = "EUR/USD.IDEALPRO-1-MINUTE-BID-EXTERNAL", "EUR/USD.IDEALPRO-1-MINUTE-ASK-EXTERNAL"
+    bars = candles_to_bars(instrument, bid, bid_type) + candles_to_bars(instrument, ask, ask_type)
+    return instrument, sorted(bars, key=lambda bar: bar.ts_event), bid_type
+
+
+@pytest.mark.parametrize(
+    ("side", "stop", "target", "expected"),
+    [
+        ("BUY", 1.09, 1.11, 1.1012),  # ask close of the signal bar (bid close 1.1010 + spread)
+        ("SELL", 1.11, 1.09, 1.1010),  # bid close of the signal bar
+    ],
+)
+def test_fx_entry_fills_on_the_signal_bars_own_quote(side, stop, target, expected):
+    instrument, bars, bid_type = _fx_bars([1.1000, 1.1010, 1.1010, 1.1010])
+    result = run_scenario(
+        [],
+        {1: [side, stop, target]},
+        instrument=instrument,
+        bars=bars,
+        signal_bar_type=bid_type,
+        balance="100000 USD",
+    )
+    entry = result.fills[result.fills["order_side"].astype(str) == side]
+    assert float(entry["last_px"].iloc[0]) == pytest.approx(expected)

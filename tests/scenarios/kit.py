@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pandas as pd
 from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.objects import Price, Quantity
+from nautilus_trader.model.objects import Price
 
 from catalog.config import InstrumentSpec
 from catalog.instruments import build_instrument
@@ -46,9 +46,16 @@ def btcusdt_perpetual() -> Any:
     )
 
 
-def candles_to_bars(instrument: Any, candles: list[tuple[float, float, float, float]]) -> list[Bar]:
+def eurusd() -> Any:
+    """Build the IDEALPRO EUR/USD pair as the sample catalog defines it."""
+    return build_instrument(InstrumentSpec(kind="currency_pair", symbol="EUR/USD"))
+
+
+def candles_to_bars(
+    instrument: Any, candles: list[tuple[float, float, float, float]], bar_type_str: str = BAR_TYPE
+) -> list[Bar]:
     """Turn (open, high, low, close) rows into 1-minute bars stamped at their close."""
-    bar_type = BarType.from_str(BAR_TYPE)
+    bar_type = BarType.from_str(bar_type_str)
     bars = []
     for index, (o, h, low, c) in enumerate(candles):
         ts = START_NS + (index + 1) * MINUTE_NS
@@ -59,7 +66,7 @@ def candles_to_bars(instrument: Any, candles: list[tuple[float, float, float, fl
                 instrument.make_price(h),
                 instrument.make_price(low),
                 instrument.make_price(c),
-                Quantity.from_str("100.000"),
+                instrument.make_qty(100),
                 ts,
                 ts,
             )
@@ -74,16 +81,20 @@ def run_scenario(
     sizing: dict[str, Any] | None = None,
     reverse_on_opposite: bool = True,
     balance: str = "100000 USDT",
+    instrument: Any = None,
+    bars: list[Bar] | None = None,
+    signal_bar_type: str = BAR_TYPE,
 ) -> ScenarioResult:
-    """Run ``script`` over ``candles`` through the engine with zero slippage and zero latency."""
-    instrument = btcusdt_perpetual()
+    """Run ``script`` over ``candles`` (or ready ``bars``) through the engine, no slippage or latency."""
+    instrument = instrument or btcusdt_perpetual()
+    bars = bars if bars is not None else candles_to_bars(instrument, candles)
     raw = {
         "run": {"name": "scenario", "log_level": "OFF"},
-        "data": {"bar_types": [BAR_TYPE]},
+        "data": {"bar_types": [signal_bar_type]},
         "venues": [
             {
-                "name": "BYBIT",
-                "base_currency": "USDT",
+                "name": instrument.id.venue.value,
+                "base_currency": balance.split()[1],
                 "starting_balances": [balance],
                 "fill_model": {"prob_slippage": 0.0},
             }
@@ -96,7 +107,7 @@ def run_scenario(
                 "config_path": "tests.scenarios.scripted:ScriptedSignalsConfig",
                 "config": {
                     "instrument_id": str(instrument.id),
-                    "bar_type": BAR_TYPE,
+                    "bar_type": signal_bar_type,
                     "reverse_on_opposite": reverse_on_opposite,
                     "script": {str(k): v for k, v in script.items()},
                 },
@@ -104,7 +115,7 @@ def run_scenario(
         ],
     }
     config = msgspec.convert(raw, RunConfig)
-    assembled = assemble(config, MarketData([instrument], candles_to_bars(instrument, candles)))
+    assembled = assemble(config, MarketData([instrument], bars))
     assembled.engine.run()
     trader = assembled.engine.trader
     orders = results.orders_table(trader)
@@ -121,5 +132,3 @@ def run_scenario(
 def price(value: str) -> Price:
     """Parse a price for comparisons."""
     return Price.from_str(value)
-
-
