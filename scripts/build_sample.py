@@ -65,8 +65,12 @@ def main() -> int:
     ]
     venue = OUT.parent / "venues" / "bybit"
     venue.mkdir(parents=True, exist_ok=True)
-    for name in ("http_get_instruments_linear.json", "http_get_instruments_spot.json", "http_get_fee_rate.json",
-                 "http_get_funding_history.json"):
+    for name in (
+        "http_get_instruments_linear.json",
+        "http_get_instruments_spot.json",
+        "http_get_fee_rate.json",
+        "http_get_funding_history.json",
+    ):
         shutil.copyfile(SHARED / "bybit" / "api" / name, venue / name)
         outputs.append(venue / name)
     total = 0
