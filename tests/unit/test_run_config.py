@@ -19,8 +19,6 @@ def test_shipped_examples_load(path):
     assert config.strategies and config.data.bar_types
 
 
-
-
 def test_wrong_type_names_file_field_and_value(tmp_path):
     source = (REPO / "configs" / "backtest" / "ema_cross_btcusdt_1m.toml").read_text()
     path = tmp_path / "bad.toml"

@@ -1,0 +1,98 @@
+"""Pinned results of every shipped example config on the bundled real sample.
+
+A change to these figures is a change in behaviour: explain it in the commit that updates them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import msgspec
+import pandas as pd
+import pytest
+
+from engine.backtest import run_backtest
+from engine.configs import RunConfig, load_run_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+PINNED = {
+    "ema_cross_btcusdt_1m": {
+        "trades": 808,
+        "final_equity": 9246.40991758,
+        "fingerprint": "c05727a2059316e458c802720a8a6a6b9ea13c0b9dddeee897417e114bd88589",
+    },
+    "mean_reversion_ethusdt_5m": {
+        "trades": 1586,
+        "final_equity": 8224.1977028,
+        "fingerprint": "f5921d5764125b19873dfbf8812c50860150ecd7cfba1c189bbdf877574500e4",
+    },
+    "ema_cross_eurusd_1h": {
+        "trades": 1286,
+        "final_equity": 9843.26,
+        "fingerprint": "e880cbc19b742e8497ce151cdfbed66f119eaa760bab6f4b9c5839a40f18f2b8",
+    },
+}
+
+
+def _config(name: str, catalog: Path) -> RunConfig:
+    config = load_run_config(REPO / "configs" / "backtest" / f"{name}.toml")
+    return msgspec.structs.replace(config, data=msgspec.structs.replace(config.data, catalog=str(catalog)))
+
+
+@pytest.fixture(scope="module")
+def runs(sample_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict, Path]]:
+    out = tmp_path_factory.mktemp("runs")
+    produced = {}
+    for name in PINNED:
+        folder = out / name
+        produced[name] = (run_backtest(_config(name, sample_catalog), folder), folder)
+    return produced
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_pinned_results(runs, name):
+    summary, _ = runs[name]
+    pinned = PINNED[name]
+    assert summary["metrics"]["trades"] == pinned["trades"]
+    assert summary["final_equity"] == pytest.approx(pinned["final_equity"], abs=1e-6)
+    assert summary["fingerprint"] == pinned["fingerprint"]
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_run_folder_is_complete(runs, name):
+    summary, folder = runs[name]
+    for table in ("fills", "orders", "positions", "equity"):
+        assert (folder / f"{table}.parquet").stat().st_size > 0
+    on_disk = json.loads((folder / "summary.json").read_text())
+    assert on_disk == summary
+    assert set(on_disk["metrics"]) == {
+        "total_return", "sharpe", "sortino", "calmar", "max_drawdown", "profit_factor",
+        "win_rate", "expectancy", "cvar_5", "trades", "fees",
+    }  # fmt: skip
+    assert on_disk["bars_processed"] > 0 and on_disk["wall_seconds"] > 0
+    tearsheet = Path(on_disk["tearsheet"])
+    assert tearsheet.is_file() and name in tearsheet.read_text()
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_every_filled_entry_has_its_stop_and_target(runs, name):
+    _, folder = runs[name]
+    orders = pd.read_parquet(folder / "orders.parquet")
+    entries = orders[orders["tags"].str.contains("ENTRY") & (orders["status"] == "FILLED")]
+    assert len(entries) > 0
+    for list_id in entries["order_list_id"]:
+        members = orders[orders["order_list_id"] == list_id]["tags"].tolist()
+        assert sum("SL" in tags for tags in members) == 1, list_id
+        assert sum("TP" in tags for tags in members) == 1, list_id
+
+
+def test_rerun_is_identical(runs, sample_catalog, tmp_path):
+    first, first_folder = runs["ema_cross_btcusdt_1m"]
+    second = run_backtest(_config("ema_cross_btcusdt_1m", sample_catalog), tmp_path / "again")
+    assert second["fingerprint"] == first["fingerprint"]
+    assert second["metrics"] == first["metrics"]
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(first_folder / "fills.parquet"), pd.read_parquet(tmp_path / "again" / "fills.parquet")
+    )
