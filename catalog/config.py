@@ -8,7 +8,6 @@ offending value, so a user bringing their own history only ever edits TOML.
 from __future__ import annotations
 
 import re
-import tomllib
 import zoneinfo
 from datetime import datetime
 from decimal import Decimal
@@ -19,6 +18,7 @@ from typing import Any, Literal
 import msgspec
 
 from catalog.errors import CatalogConfigError
+from catalog.tomlconfig import describe_validation_error, read_toml
 
 InstrumentKind = Literal["crypto_perpetual", "crypto_spot", "currency_pair", "equity"]
 
@@ -251,14 +251,7 @@ def load_catalog_config(path: str | Path) -> CatalogConfig:
         If the file is missing, is not TOML, or any field has a wrong type or value; the message
         names the file, the field and the value.
     """
-    file = Path(path)
-    try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise CatalogConfigError(f"{file}: config file not found") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogConfigError(f"{file}: not valid TOML: {exc}") from exc
-    return parse_catalog_config(raw, origin=str(file))
+    return parse_catalog_config(read_toml(path, CatalogConfigError), origin=str(path))
 
 
 def parse_catalog_config(raw: dict[str, Any], origin: str = "<config>") -> CatalogConfig:
@@ -278,29 +271,9 @@ def parse_catalog_config(raw: dict[str, Any], origin: str = "<config>") -> Catal
     try:
         config = msgspec.convert(raw, CatalogConfig)
     except msgspec.ValidationError as exc:
-        raise CatalogConfigError(_describe_validation_error(origin, raw, str(exc))) from exc
+        raise CatalogConfigError(describe_validation_error(origin, raw, str(exc))) from exc
     _check_semantics(config, origin)
     return config
-
-
-def _describe_validation_error(origin: str, raw: dict[str, Any], message: str) -> str:
-    text, _, location = message.partition(" - at `")
-    location = location.rstrip("`")
-    parts = [p for p in re.split(r"\.|(\[\d+\])", location.removeprefix("$")) if p]
-    missing = re.search(r"missing required field `([^`]+)`", text)
-    unknown = re.search(r"unknown field `([^`]+)`", text)
-    if missing or unknown:
-        parts.append((missing or unknown).group(1))  # type: ignore[union-attr]
-    field = "".join(p if p.startswith("[") else f".{p}" for p in parts).lstrip(".") or "<root>"
-    value: Any = raw
-    for part in parts:
-        key: Any = int(part[1:-1]) if part.startswith("[") else part
-        try:
-            value = value[key]
-        except (KeyError, IndexError, TypeError):
-            value = "<missing>"
-            break
-    return f"{origin}: {field} = {value!r}: {text}"
 
 
 def _fail(origin: str, field: str, value: object, reason: str) -> CatalogConfigError:

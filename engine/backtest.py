@@ -101,7 +101,8 @@ def load_market_data(config: RunConfig) -> MarketData:
     return MarketData(instruments=instruments, bars=bars)
 
 
-def _venue_kwargs(venue: VenueSection, seed: int) -> dict[str, Any]:
+def venue_kwargs(venue: VenueSection, seed: int) -> dict[str, Any]:
+    """Translate a venue section into ``BacktestEngine.add_venue`` keyword arguments."""
     balances = [
         Money(Decimal(amount), Currency.from_str(code))
         for amount, code in (b.split() for b in venue.starting_balances)
@@ -167,7 +168,7 @@ def assemble(config: RunConfig, data: MarketData) -> AssembledBacktest:
         )
     )
     for venue in config.venues:
-        engine.add_venue(**_venue_kwargs(venue, config.run.seed))
+        engine.add_venue(**venue_kwargs(venue, config.run.seed))
     venue_names = {venue.name for venue in config.venues}
     for instrument in data.instruments:
         if instrument.id.venue.value not in venue_names:

@@ -8,11 +8,12 @@ error naming the file, the field and the value.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
+
+from catalog.tomlconfig import describe_validation_error, read_toml
 
 
 class ConfigError(ValueError):
@@ -141,36 +142,13 @@ def load_run_config(path: str | Path) -> RunConfig:
         the file, the field and the offending value.
     """
     file = Path(path)
-    try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{file}: config file not found") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file}: invalid TOML: {exc}") from exc
+    raw = read_toml(file, ConfigError)
     try:
         config = msgspec.convert(raw, RunConfig, strict=True)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{file}: {_describe(exc, raw)}") from exc
+        raise ConfigError(describe_validation_error(str(file), raw, str(exc))) from exc
     _check_semantics(file, config)
     return config
-
-
-def _describe(exc: msgspec.ValidationError, raw: dict[str, Any]) -> str:
-    """Append the offending value to msgspec's message (which names the field path)."""
-    message = str(exc)
-    marker = "at `$"
-    if marker not in message:
-        return message
-    path = message.split(marker, 1)[1].rstrip("`")
-    value: Any = raw
-    for part in path.replace("]", "").replace("[", ".").split("."):
-        if not part:
-            continue
-        try:
-            value = value[int(part)] if part.isdigit() else value[part]
-        except (KeyError, IndexError, TypeError):
-            return message
-    return f"{message} (value: {value!r})"
 
 
 def _check_semantics(file: Path, config: RunConfig) -> None:

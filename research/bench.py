@@ -28,7 +28,7 @@ from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId, TraderId
 from nautilus_trader.trading.strategy import Strategy
 
-from engine.backtest import _venue_kwargs, assemble, load_market_data
+from engine.backtest import assemble, load_market_data, venue_kwargs
 from engine.configs import RunConfig, load_run_config
 
 DEFAULT_CONFIG = "configs/backtest/ema_cross_btcusdt_1m.toml"
@@ -118,7 +118,7 @@ def _baseline_engine(config: RunConfig, data_instruments: list, bars: list[Bar])
         )
     )
     for venue in config.venues:
-        engine.add_venue(**_venue_kwargs(venue, config.run.seed))
+        engine.add_venue(**venue_kwargs(venue, config.run.seed))
     for instrument in data_instruments:
         engine.add_instrument(instrument)
     engine.add_data(bars, sort=True)

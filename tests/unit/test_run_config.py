@@ -26,7 +26,7 @@ def test_wrong_type_names_file_field_and_value(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_run_config(path)
     message = str(info.value)
-    assert str(path) in message and "$.run.seed" in message and "'forty-two'" in message
+    assert message.startswith(f"{path}: run.seed = 'forty-two': Expected `int`")
 
 
 def test_unknown_field_is_rejected(tmp_path):
@@ -50,7 +50,7 @@ def test_missing_file_and_broken_toml(tmp_path):
         load_run_config(tmp_path / "absent.toml")
     broken = tmp_path / "broken.toml"
     broken.write_text("[run\nname=")
-    with pytest.raises(ConfigError, match="invalid TOML"):
+    with pytest.raises(ConfigError, match="not valid TOML"):
         load_run_config(broken)
 
 
