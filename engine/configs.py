@@ -166,6 +166,11 @@ def _check_semantics(file: Path, config: RunConfig) -> None:
     if sizing.max_leverage <= 0:
         raise ConfigError(f"{file}: `sizing.max_leverage` must be positive (value: {sizing.max_leverage!r})")
     for index, venue in enumerate(config.venues):
+        if not venue.base_currency:
+            raise ConfigError(
+                f"{file}: `venues[{index}].base_currency` is required: equity, sizing and reports are "
+                f"valued in it (value: {venue.base_currency!r})"
+            )
         if not venue.starting_balances:
             raise ConfigError(f"{file}: `venues[{index}].starting_balances` must not be empty (value: [])")
         for balance in venue.starting_balances:

@@ -4,10 +4,29 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from nautilus_trader.cache.cache import Cache
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.config import ActorConfig
 from nautilus_trader.common.events import TimeEvent
 from nautilus_trader.model.identifiers import Venue
+from nautilus_trader.portfolio.portfolio import Portfolio
+
+
+def venue_equity(cache: Cache, portfolio: Portfolio, venue: Venue) -> float | None:
+    """Return a venue account's equity in its base currency: balance plus unrealised P&L.
+
+    Returns None when the venue has no account yet or the account has no base currency.
+    """
+    account = cache.account_for_venue(venue)
+    if account is None or account.base_currency is None:
+        return None
+    currency = account.base_currency
+    balance = account.balance_total(currency)
+    equity = balance.as_double() if balance is not None else 0.0
+    for money in portfolio.unrealized_pnls(venue).values():
+        if money.currency == currency:
+            equity += money.as_double()
+    return equity
 
 
 class EquitySamplerConfig(ActorConfig, frozen=True, kw_only=True):
@@ -44,17 +63,9 @@ class EquitySampler(Actor):
     def sample(self, ts_ns: int) -> None:
         """Append one (ts, venue, equity) row per venue whose account exists."""
         for venue in self._venues:
-            account = self.cache.account_for_venue(venue)
-            if account is None:
+            equity = venue_equity(self.cache, self.portfolio, venue)
+            if equity is None:
                 continue
-            currency = account.base_currency
-            if currency is None:
-                continue
-            balance = account.balance_total(currency)
-            equity = balance.as_double() if balance is not None else 0.0
-            for money in self.portfolio.unrealized_pnls(venue).values():
-                if money.currency == currency:
-                    equity += money.as_double()
             if self.samples and self.samples[-1][0] == ts_ns and self.samples[-1][1] == venue.value:
                 self.samples[-1] = (ts_ns, venue.value, equity)
             else:

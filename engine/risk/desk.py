@@ -21,6 +21,7 @@ from nautilus_trader.model.objects import Quantity
 from nautilus_trader.portfolio.portfolio import Portfolio
 
 from engine.configs import SizingSection
+from engine.equity import venue_equity
 from engine.risk.signals import SignalStrength
 
 
@@ -89,7 +90,7 @@ class RiskDesk:
         reason = self._check_brackets(intent)
         if reason:
             return self._deny(reason)
-        equity = self._equity(instrument)
+        equity = venue_equity(self._cache, self._portfolio, instrument.id.venue) or 0.0
         if equity <= 0.0:
             return self._deny("no_equity")
         decision = self._size(intent, instrument, equity)
@@ -113,19 +114,6 @@ class RiskDesk:
         if abs(entry - stop) / entry > self._sizing.max_sl_pct:
             return "sl_too_wide"
         return ""
-
-    def _equity(self, instrument: Instrument) -> float:
-        account = self._cache.account_for_venue(instrument.id.venue)
-        if account is None:
-            return 0.0
-        currency = account.base_currency or instrument.get_settlement_currency()
-        balance = account.balance_total(currency)
-        total = balance.as_double() if balance is not None else 0.0
-        unrealized = self._portfolio.unrealized_pnls(instrument.id.venue)
-        for money in unrealized.values():
-            if money.currency == currency:
-                total += money.as_double()
-        return total
 
     def _size(self, intent: TradeIntent, instrument: Instrument, equity: float) -> SizingDecision:
         sizing = self._sizing

@@ -59,3 +59,11 @@ def test_bad_import_path_names_the_field():
         resolve("strategies.nope:Nope", "strategies[0].path")
     with pytest.raises(ConfigError, match="must look like"):
         resolve("strategies.ema_cross.EMACross", "strategies[0].path")
+
+
+def test_venue_without_base_currency_is_rejected(tmp_path):
+    source = (REPO / "configs" / "backtest" / "ema_cross_btcusdt_1m.toml").read_text()
+    path = tmp_path / "bad.toml"
+    path.write_text(source.replace('base_currency = "USDT"\n', ""))
+    with pytest.raises(ConfigError, match=r"venues\[0\]\.base_currency.*None"):
+        load_run_config(path)
