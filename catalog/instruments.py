@@ -136,85 +136,69 @@ def _fees(spec: InstrumentSpec) -> tuple[Decimal, Decimal]:
     return maker, taker
 
 
-def _crypto_perpetual(spec: InstrumentSpec) -> CryptoPerpetual:
+def _bybit_common(
+    spec: InstrumentSpec, step_field: str, notional_field: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read the fields Bybit spot and linear instruments share; return (constructor kwargs, payload row).
+
+    ``step_field`` and ``notional_field`` name the ``lotSizeFilter`` keys that hold the quantity step
+    and the minimum notional (spot: ``basePrecision`` / ``minOrderAmt``; linear: ``qtyStep`` /
+    ``minNotionalValue``).
+    """
     row = _find_symbol(spec.bybit_instruments_info, spec.symbol)
     source = spec.bybit_instruments_info or "config"
-    prices = row.get("priceFilter", {})
     lots = row.get("lotSizeFilter", {})
     base, quote = _crypto_currencies(spec, row)
-    settle_code = spec.settlement_currency or row.get("settleCoin") or quote.code
-    tick = _pick(spec, "tick_size", prices.get("tickSize"), source)
-    step = _pick(spec, "qty_step", lots.get("qtyStep"), source)
+    tick = _pick(spec, "tick_size", row.get("priceFilter", {}).get("tickSize"), source)
+    step = _pick(spec, "qty_step", lots.get(step_field), source)
     price_increment = Price.from_str(str(tick))
     size_increment = Quantity.from_str(str(step))
     min_qty = _optional(spec, "min_qty", lots.get("minOrderQty"))
     max_qty = _optional(spec, "max_qty", lots.get("maxOrderQty"))
-    min_notional = _optional(spec, "min_notional", lots.get("minNotionalValue"))
+    min_notional = _optional(spec, "min_notional", lots.get(notional_field))
     maker, taker = _fees(spec)
-    min_price = prices.get("minPrice")
-    max_price = prices.get("maxPrice")
+    kwargs: dict[str, Any] = {
+        "instrument_id": InstrumentId.from_str(spec.id),
+        "raw_symbol": Symbol(spec.symbol),
+        "base_currency": base,
+        "quote_currency": quote,
+        "price_precision": price_increment.precision,
+        "size_precision": size_increment.precision,
+        "price_increment": price_increment,
+        "size_increment": size_increment,
+        "ts_event": 0,
+        "ts_init": 0,
+        "lot_size": Quantity.from_str(str(spec.lot_size if spec.lot_size is not None else step)),
+        "max_quantity": _qty(max_qty, size_increment.precision),
+        "min_quantity": _qty(min_qty, size_increment.precision),
+        "min_notional": Money(min_notional, quote) if min_notional is not None else None,
+        "margin_init": spec.margin_init,
+        "margin_maint": spec.margin_maint,
+        "maker_fee": maker,
+        "taker_fee": taker,
+        "info": {"source": source, "bybit": row} if row else {"source": "config"},
+    }
+    return kwargs, row
+
+
+def _crypto_perpetual(spec: InstrumentSpec) -> CryptoPerpetual:
+    kwargs, row = _bybit_common(spec, "qtyStep", "minNotionalValue")
+    prices = row.get("priceFilter", {})
+    precision = kwargs["price_precision"]
+    min_price, max_price = prices.get("minPrice"), prices.get("maxPrice")
+    settle_code = spec.settlement_currency or row.get("settleCoin") or kwargs["quote_currency"].code
     return CryptoPerpetual(
-        instrument_id=InstrumentId.from_str(spec.id),
-        raw_symbol=Symbol(spec.symbol),
-        base_currency=base,
-        quote_currency=quote,
         settlement_currency=_currency(settle_code),
         is_inverse=False,
-        price_precision=price_increment.precision,
-        size_precision=size_increment.precision,
-        price_increment=price_increment,
-        size_increment=size_increment,
-        ts_event=0,
-        ts_init=0,
-        lot_size=Quantity.from_str(str(spec.lot_size if spec.lot_size is not None else step)),
-        max_quantity=_qty(max_qty, size_increment.precision),
-        min_quantity=_qty(min_qty, size_increment.precision),
-        min_notional=Money(min_notional, quote) if min_notional is not None else None,
-        max_price=Price(float(max_price), price_increment.precision) if max_price else None,
-        min_price=Price(float(min_price), price_increment.precision) if min_price else None,
-        margin_init=spec.margin_init,
-        margin_maint=spec.margin_maint,
-        maker_fee=maker,
-        taker_fee=taker,
-        info={"source": source, "bybit": row} if row else {"source": "config"},
+        max_price=Price(float(max_price), precision) if max_price else None,
+        min_price=Price(float(min_price), precision) if min_price else None,
+        **kwargs,
     )
 
 
 def _crypto_spot(spec: InstrumentSpec) -> CurrencyPair:
-    row = _find_symbol(spec.bybit_instruments_info, spec.symbol)
-    source = spec.bybit_instruments_info or "config"
-    prices = row.get("priceFilter", {})
-    lots = row.get("lotSizeFilter", {})
-    base, quote = _crypto_currencies(spec, row)
-    tick = _pick(spec, "tick_size", prices.get("tickSize"), source)
-    step = _pick(spec, "qty_step", lots.get("basePrecision"), source)
-    price_increment = Price.from_str(str(tick))
-    size_increment = Quantity.from_str(str(step))
-    min_qty = _optional(spec, "min_qty", lots.get("minOrderQty"))
-    max_qty = _optional(spec, "max_qty", lots.get("maxOrderQty"))
-    min_notional = _optional(spec, "min_notional", lots.get("minOrderAmt"))
-    maker, taker = _fees(spec)
-    return CurrencyPair(
-        instrument_id=InstrumentId.from_str(spec.id),
-        raw_symbol=Symbol(spec.symbol),
-        base_currency=base,
-        quote_currency=quote,
-        price_precision=price_increment.precision,
-        size_precision=size_increment.precision,
-        price_increment=price_increment,
-        size_increment=size_increment,
-        ts_event=0,
-        ts_init=0,
-        lot_size=Quantity.from_str(str(spec.lot_size if spec.lot_size is not None else step)),
-        max_quantity=_qty(max_qty, size_increment.precision),
-        min_quantity=_qty(min_qty, size_increment.precision),
-        min_notional=Money(min_notional, quote) if min_notional is not None else None,
-        margin_init=spec.margin_init,
-        margin_maint=spec.margin_maint,
-        maker_fee=maker,
-        taker_fee=taker,
-        info={"source": source, "bybit": row} if row else {"source": "config"},
-    )
+    kwargs, _ = _bybit_common(spec, "basePrecision", "minOrderAmt")
+    return CurrencyPair(**kwargs)
 
 
 def _fx_pair(spec: InstrumentSpec) -> CurrencyPair:

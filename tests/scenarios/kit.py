@@ -9,7 +9,6 @@ from typing import Any
 import msgspec
 import pandas as pd
 from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.objects import Price
 
 from catalog.config import InstrumentSpec
 from catalog.instruments import build_instrument
@@ -127,8 +126,3 @@ def run_scenario(
     )
     assembled.engine.dispose()
     return outcome
-
-
-def price(value: str) -> Price:
-    """Parse a price for comparisons."""
-    return Price.from_str(value)
