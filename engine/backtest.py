@@ -38,7 +38,9 @@ from engine import results
 from engine.configs import ConfigError, RunConfig, VenueSection, load_run_config
 from engine.equity import EquitySampler, EquitySamplerConfig
 from engine.importing import resolve
-from engine.risk import RiskDesk, RiskDeskClient
+from engine.journal import Journal
+from engine.risk import DeskConfig, DeskConfigError, LedgerError, RiskDesk, RiskDeskClient, load_desk_config
+from engine.risk.bridge import DeskBridge, KernelBroker, KernelMarket, terms_from_instrument
 
 NANOS_PER_MS = 1_000_000
 
@@ -62,6 +64,7 @@ class AssembledBacktest:
     config: RunConfig
     engine: BacktestEngine
     desk: RiskDesk
+    journal: Journal | None
     sampler: EquitySampler
     strategies: list[Strategy]
     bars_processed: int
@@ -156,8 +159,43 @@ def build_strategies(config: RunConfig) -> list[Strategy]:
     return built
 
 
-def assemble(config: RunConfig, data: MarketData) -> AssembledBacktest:
-    """Build the kernel: venues, instruments, data, the risk desk, the equity sampler and strategies."""
+def load_desk(config: RunConfig) -> DeskConfig:
+    """Read the budgets, risk and sizing files the run config's ``[desk]`` section names."""
+    section = config.desk
+    return load_desk_config(section.budgets, section.risk, section.sizing)
+
+
+def wallet_totals(config: RunConfig) -> dict[str, float]:
+    """Sum each wallet's USD-like starting balances (percent allocations are fractions of these)."""
+    totals: dict[str, float] = {}
+    for venue in config.venues:
+        wallet = "bybit" if venue.name == "BYBIT" else "ibkr"
+        for amount, code in (b.split() for b in venue.starting_balances):
+            if code in ("USD", "USDT", "USDC"):
+                totals[wallet] = totals.get(wallet, 0.0) + float(amount)
+    return totals
+
+
+def assemble(
+    config: RunConfig,
+    data: MarketData,
+    *,
+    desk_config: DeskConfig | None = None,
+    journal: Journal | None = None,
+) -> AssembledBacktest:
+    """Build the kernel: venues, instruments, data, the risk desk and its bridge, the sampler, strategies.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The validated run config.
+    data : MarketData
+        Instruments and bars.
+    desk_config : DeskConfig, optional
+        Budgets, guards and sizing (default: the files ``config.desk`` names).
+    journal : Journal, optional
+        The trade journal the desk writes (none: the run is not journaled).
+    """
     engine = BacktestEngine(
         BacktestEngineConfig(
             trader_id=TraderId(config.run.trader_id),
@@ -170,14 +208,28 @@ def assemble(config: RunConfig, data: MarketData) -> AssembledBacktest:
     for venue in config.venues:
         engine.add_venue(**venue_kwargs(venue, config.run.seed))
     venue_names = {venue.name for venue in config.venues}
+    desk_config = desk_config or load_desk(config)
+    market = KernelMarket(engine.cache, config.data.bar_types)
+    desk = RiskDesk(
+        desk_config,
+        mode=config.desk.mode,
+        market=market,
+        broker=KernelBroker(engine.cache),
+        journal=journal,
+        wallet_usd=wallet_totals(config),
+    )
     for instrument in data.instruments:
         if instrument.id.venue.value not in venue_names:
             raise ConfigError(
                 f"instrument {instrument.id} trades on {instrument.id.venue}, which `venues` does not define"
             )
         engine.add_instrument(instrument)
+        try:
+            desk.register_instrument(terms_from_instrument(instrument))
+        except LedgerError as exc:
+            raise ConfigError(str(exc)) from exc
     engine.add_data(data.bars, sort=True)
-    desk = RiskDesk(config.sizing, engine.portfolio, engine.cache)
+    engine.add_actor(DeskBridge(desk, market, engine.kernel.risk_engine.set_trading_state))
     sampler = EquitySampler(
         EquitySamplerConfig(
             venues=tuple(sorted(venue_names)),
@@ -194,7 +246,7 @@ def assemble(config: RunConfig, data: MarketData) -> AssembledBacktest:
             )
         strategy.bind_risk_desk(desk)
         engine.add_strategy(strategy)
-    return AssembledBacktest(config, engine, desk, sampler, strategies, len(data.bars))
+    return AssembledBacktest(config, engine, desk, journal, sampler, strategies, len(data.bars))
 
 
 def _equity_frame(sampler: EquitySampler) -> pd.DataFrame:
@@ -226,13 +278,19 @@ def run_backtest(config: RunConfig, out_dir: Path) -> dict[str, Any]:
         The content of ``summary.json``.
     """
     started = time.perf_counter()
+    desk_config = load_desk(config)
     data = load_market_data(config)
-    assembled = assemble(config, data)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    journal_path = Path(config.desk.journal) if config.desk.journal else out_dir / "journal.sqlite"
+    journal = Journal(
+        journal_path, run_id=config.run.name, mode=config.desk.mode, fresh=config.desk.journal is None
+    )
+    assembled = assemble(config, data, desk_config=desk_config, journal=journal)
     engine = assembled.engine
     engine.run()
+    journal.flush()
     wall_seconds = time.perf_counter() - started
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     trader = engine.trader
     fills = results.fills_table(trader)
     orders = results.orders_table(trader)
@@ -267,12 +325,29 @@ def run_backtest(config: RunConfig, out_dir: Path) -> dict[str, Any]:
         "final_equity": round(final_equity, 8),
         "bars_processed": assembled.bars_processed,
         "wall_seconds": round(wall_seconds, 3),
+        "approvals": assembled.desk.approvals,
         "denials": dict(sorted(assembled.desk.denials.items())),
+        "refused_fills": assembled.desk.refused_fills,
+        "ledgers": {
+            asset: values
+            for asset, values in assembled.desk.ledger_summary().items()
+            if values["trades"] or asset in _traded_assets(assembled)
+        },
+        "journal": str(journal_path),
         "tearsheet": tearsheet_path,
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     engine.dispose()
+    journal.close()
     return summary
+
+
+def _traded_assets(assembled: AssembledBacktest) -> set[str]:
+    return {
+        terms.asset
+        for instrument in assembled.engine.cache.instruments()
+        if (terms := assembled.desk.terms(str(instrument.id))) is not None
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -285,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_run_config(args.config)
         out_dir = Path(args.out) if args.out else Path(config.run.state_dir) / "runs" / config.run.name
         summary = run_backtest(config, out_dir)
-    except (ConfigError, DataError) as exc:
+    except (ConfigError, DataError, DeskConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     metrics = summary["metrics"]

@@ -1,7 +1,7 @@
 """Typed run configuration, loaded from TOML into frozen msgspec structs.
 
 A run config names the catalog, the instruments and bar types, the time range, the venue
-simulation (fees, fill/slippage, latency), starting balances, the risk desk's sizing rules and the
+simulation (fees, fill/slippage, latency), starting balances, the risk desk's config files and the
 strategies by import path. The same structs drive every mode; a bad file fails at load time with an
 error naming the file, the field and the value.
 """
@@ -82,16 +82,20 @@ class VenueSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     fees: FeeSection = msgspec.field(default_factory=FeeSection)
 
 
-class SizingSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Set the risk desk's sizing rule (issue 3 extends this into the full budget desk)."""
+class DeskSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Point the risk desk at its three config files, pick its mode and its journal.
 
-    mode: Literal["risk_fraction", "fixed_notional"] = "risk_fraction"
-    fixed_notional: float = 10.0
-    fixed_until_equity: float = 1_000.0
-    risk_fraction: float = 0.005
-    max_position_fraction: float = 0.10
-    max_leverage: float = 1.0
-    max_sl_pct: float = 0.15
+    ``mode`` decides how ledgers are funded (``paper``: the paper bankroll with top-ups) and which
+    losses count toward the auto kill switch. ``journal`` is the SQLite trade journal; a backtest
+    without one writes ``journal.sqlite`` in its run folder, fresh on every run. Paths are relative
+    to the working directory, like ``data.catalog``.
+    """
+
+    mode: Literal["backtest", "paper", "live"] = "backtest"
+    budgets: str = "configs/budgets.toml"
+    risk: str = "configs/risk.toml"
+    sizing: str = "configs/sizing.toml"
+    journal: str | None = None
 
 
 class StrategySection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -118,7 +122,7 @@ class RunConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     data: DataSection
     venues: list[VenueSection]
     strategies: list[StrategySection]
-    sizing: SizingSection = msgspec.field(default_factory=SizingSection)
+    desk: DeskSection = msgspec.field(default_factory=DeskSection)
     report: ReportSection = msgspec.field(default_factory=ReportSection)
 
 
@@ -158,13 +162,6 @@ def _check_semantics(file: Path, config: RunConfig) -> None:
         raise ConfigError(f"{file}: `strategies` must name at least one strategy (value: [])")
     if not config.data.bar_types:
         raise ConfigError(f"{file}: `data.bar_types` must list at least one bar type (value: [])")
-    sizing = config.sizing
-    for field in ("risk_fraction", "max_position_fraction", "max_sl_pct"):
-        value = getattr(sizing, field)
-        if not 0.0 < value <= 1.0:
-            raise ConfigError(f"{file}: `sizing.{field}` must be in (0, 1] (value: {value!r})")
-    if sizing.max_leverage <= 0:
-        raise ConfigError(f"{file}: `sizing.max_leverage` must be positive (value: {sizing.max_leverage!r})")
     for index, venue in enumerate(config.venues):
         if not venue.base_currency:
             raise ConfigError(

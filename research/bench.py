@@ -4,11 +4,11 @@ Usage::
 
     python -m research.bench engine [--config CONFIG] [--repeats N]
 
-``engine`` runs the EMA-cross strategy through our engine (risk desk, equity sampler, strategy
-base class) and through a raw nautilus ``BacktestEngine`` with a plain nautilus strategy holding
-the same signal logic and the same market-entry brackets, on the same bars, and prints one JSON
-line: ``ours_bars_per_s``, ``baseline_bars_per_s``, ``ratio`` (ours / baseline). Each side is run
-``repeats`` times, alternating, and the best run of each is kept.
+``engine`` runs the EMA-cross strategy through our engine (risk desk with its SQLite journal,
+equity sampler, strategy base class) and through a raw nautilus ``BacktestEngine`` with a plain
+nautilus strategy holding the same signal logic and the same market-entry brackets, on the same
+bars, and prints one JSON line: ``ours_bars_per_s``, ``baseline_bars_per_s``, ``ratio``
+(ours / baseline). Each side is run ``repeats`` times, alternating, and the best run of each is kept.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import tempfile
 import time
 from collections.abc import Sequence
 from decimal import Decimal
+from pathlib import Path
 
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.config import LoggingConfig, StrategyConfig
@@ -28,8 +30,10 @@ from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId, TraderId
 from nautilus_trader.trading.strategy import Strategy
 
-from engine.backtest import assemble, load_market_data, venue_kwargs
+from engine.backtest import assemble, load_desk, load_market_data, venue_kwargs
 from engine.configs import RunConfig, load_run_config
+from engine.journal import Journal
+from engine.risk import DeskConfig
 
 DEFAULT_CONFIG = "configs/backtest/ema_cross_btcusdt_1m.toml"
 
@@ -110,7 +114,9 @@ class BaselineEMACross(Strategy):
         )
 
 
-def _baseline_engine(config: RunConfig, data_instruments: list, bars: list[Bar]) -> BacktestEngine:
+def _baseline_engine(
+    config: RunConfig, desk: DeskConfig, data_instruments: list, bars: list[Bar]
+) -> BacktestEngine:
     engine = BacktestEngine(
         BacktestEngineConfig(
             trader_id=TraderId("BASELINE-001"),
@@ -133,8 +139,8 @@ def _baseline_engine(config: RunConfig, data_instruments: list, bars: list[Bar])
                 atr_period=params.get("atr_period", 14),
                 sl_atr=params.get("sl_atr", 2.0),
                 tp_atr=params.get("tp_atr", 3.0),
-                risk_fraction=config.sizing.risk_fraction,
-                max_position_fraction=config.sizing.max_position_fraction,
+                risk_fraction=desk.asset_sizing("crypto_futures").risk_fraction,
+                max_position_fraction=desk.sizing.pair_cap_fraction,
             )
         )
     )
@@ -153,14 +159,24 @@ def _timed_run(engine: BacktestEngine) -> tuple[float, int]:
 def bench_engine(config_path: str, repeats: int) -> dict[str, float | int | str]:
     """Measure our engine against the raw nautilus baseline on the same bars; return the figures."""
     config = load_run_config(config_path)
+    desk = load_desk(config)
     data = load_market_data(config)
     ours_best = baseline_best = math.inf
     ours_fills = baseline_fills = 0
-    for _ in range(repeats):
-        ours_seconds, ours_fills = _timed_run(assemble(config, data).engine)
-        baseline_seconds, baseline_fills = _timed_run(_baseline_engine(config, data.instruments, data.bars))
-        ours_best = min(ours_best, ours_seconds)
-        baseline_best = min(baseline_best, baseline_seconds)
+    with tempfile.TemporaryDirectory() as scratch:
+        for index in range(repeats):
+            journal = Journal(
+                Path(scratch) / f"journal-{index}.sqlite", run_id=f"bench-{index}", mode="backtest"
+            )
+            ours_seconds, ours_fills = _timed_run(
+                assemble(config, data, desk_config=desk, journal=journal).engine
+            )
+            journal.close()
+            baseline_seconds, baseline_fills = _timed_run(
+                _baseline_engine(config, desk, data.instruments, data.bars)
+            )
+            ours_best = min(ours_best, ours_seconds)
+            baseline_best = min(baseline_best, baseline_seconds)
     bars = len(data.bars)
     ours_rate, baseline_rate = bars / ours_best, bars / baseline_best
     return {

@@ -10,21 +10,27 @@ sandbox and live.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.indicators.base import Indicator
 from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import OrderSide, OrderType, PriceType, TimeInForce
-from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.events import OrderCanceled, OrderDenied, OrderExpired, OrderRejected
+from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.trading.strategy import Strategy
 
 from engine.risk import RiskDesk, SignalStrength, SizingDecision, TradeIntent
+from engine.risk.bridge import snapshot_of_bar
 
 ENTRY_TAG = "ENTRY"
 STOP_LOSS_TAG = "SL"
 TAKE_PROFIT_TAG = "TP"
 SIGNAL_EXIT_TAG = "SIGNAL_EXIT"
+UNPROTECTED_EXIT_TAG = "UNPROTECTED_EXIT"
+KILL_EXIT_TAG = "KILL_EXIT"
+PROTECTIVE_TAGS = frozenset({STOP_LOSS_TAG, TAKE_PROFIT_TAG})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +94,14 @@ class SignalStrategy(Strategy):
         self._sibling_bar_type = _quote_sibling(config.bar_type)
         self._sibling_ts = -1
         self._pending: tuple[Signal, Bar] | None = None
+        self._entry_id: ClientOrderId | None = None
 
     # -- wiring -------------------------------------------------------------------------------
 
     def bind_risk_desk(self, desk: RiskDesk) -> None:
         """Attach the engine's risk desk; every entry is sized and vetted by it."""
         self._desk = desk
+        desk.add_close_only_listener(self._on_close_only)
 
     def indicators(self) -> list[Indicator]:
         """Return the indicators to update from the signal bars (override in subclasses)."""
@@ -146,6 +154,54 @@ class SignalStrategy(Strategy):
     def on_stop(self) -> None:
         """Leave open positions and their protective orders as they are (the engine reports them)."""
 
+    def on_order_rejected(self, event: OrderRejected) -> None:
+        """Flatten at market when the venue rejects a stop or target: no position stays unprotected."""
+        self._release_if_entry(event)
+        self._guard_protection(event)
+
+    def on_order_denied(self, event: OrderDenied) -> None:
+        """Flatten at market when nautilus denies a stop or target of an open position."""
+        self._release_if_entry(event)
+        self._guard_protection(event)
+
+    def on_order_canceled(self, event: OrderCanceled) -> None:
+        """Give the desk back the budget reserved for a cancelled entry."""
+        self._release_if_entry(event)
+
+    def on_order_expired(self, event: OrderExpired) -> None:
+        """Give the desk back the budget reserved for an expired entry."""
+        self._release_if_entry(event)
+
+    def _release_if_entry(self, event: OrderRejected | OrderDenied | OrderCanceled | OrderExpired) -> None:
+        order = self.cache.order(event.client_order_id)
+        if self._desk is not None and order is not None and order.tags and ENTRY_TAG in order.tags:
+            self._desk.release(str(self.id), str(self._instrument_id))
+
+    def _guard_protection(self, event: OrderRejected | OrderDenied) -> None:
+        order = self.cache.order(event.client_order_id)
+        if order is None or not order.tags or not PROTECTIVE_TAGS.intersection(order.tags):
+            return
+        if self._position_side() is None:
+            return
+        self.log.error(
+            f"{order.tags} order {event.client_order_id} failed ({event.reason}); closing the position"
+        )
+        self.cancel_all_orders(self._instrument_id)
+        self.close_all_positions(self._instrument_id, tags=[UNPROTECTED_EXIT_TAG])
+
+    def _on_close_only(self, asset: str | None, close_only: bool, close_profitable: bool) -> None:
+        """Close this strategy's position gracefully when a kill switch asks for profitable exits."""
+        if not (close_only and close_profitable) or self._desk is None or not self.is_running:
+            return
+        terms = self._desk.terms(str(self._instrument_id))
+        if terms is None or (asset is not None and terms.asset != asset):
+            return
+        for position in self.cache.positions_open(instrument_id=self._instrument_id, strategy_id=self.id):
+            last = self.cache.bar(self._bar_type)
+            if last is not None and position.unrealized_pnl(last.close).as_double() > 0:
+                self.cancel_all_orders(self._instrument_id)
+                self.close_position(position, tags=[KILL_EXIT_TAG])
+
     # -- order bookkeeping --------------------------------------------------------------------
 
     def _act(self, proposal: Signal, bar: Bar) -> None:
@@ -165,10 +221,13 @@ class SignalStrategy(Strategy):
         self._enter(proposal, bar)
 
     def _has_working_entry(self) -> bool:
-        for order in self.cache.orders_open(instrument_id=self._instrument_id, strategy_id=self.id):
-            if order.tags and ENTRY_TAG in order.tags:
-                return True
-        return False
+        if self._entry_id is None:
+            return False
+        order = self.cache.order(self._entry_id)
+        if order is None or order.is_closed:
+            self._entry_id = None
+            return False
+        return True
 
     def _position_side(self) -> OrderSide | None:
         net = self.portfolio.net_position(self._instrument_id)
@@ -185,13 +244,14 @@ class SignalStrategy(Strategy):
         entry_price = self._limit_price(proposal.side, reference, instrument)
         intent = TradeIntent(
             strategy_id=str(self.id),
-            instrument_id=instrument.id,
+            instrument_id=str(instrument.id),
             side=proposal.side,
             entry_price=entry_price,
             stop_price=proposal.stop_price,
             take_profit_price=proposal.take_profit_price,
             strength=proposal.strength,
             ts_event=bar.ts_event,
+            snapshot=snapshot_of_bar(bar),
         )
         decision = self._desk.evaluate(intent)
         self.last_decision = decision
@@ -207,7 +267,7 @@ class SignalStrategy(Strategy):
         bracket = self.order_factory.bracket(
             instrument_id=instrument.id,
             order_side=proposal.side,
-            quantity=decision.quantity,
+            quantity=instrument.make_qty(Decimal(repr(decision.quantity))),
             entry_order_type=self._entry_order_type,
             entry_price=instrument.make_price(self._on_tick_grid(entry_price)) if is_limit else None,
             expire_time=expire_time,
@@ -218,6 +278,7 @@ class SignalStrategy(Strategy):
             sl_tags=[STOP_LOSS_TAG],
             tp_tags=[TAKE_PROFIT_TAG],
         )
+        self._entry_id = bracket.first.client_order_id
         self.submit_order_list(bracket)
 
     def _on_tick_grid(self, price: float) -> float:

@@ -1,6 +1,36 @@
 """The risk desk: every entry a strategy proposes is sized and checked here before it reaches nautilus."""
 
-from engine.risk.desk import RiskDesk, RiskDeskClient, SizingDecision, TradeIntent
+from engine.risk.config import ASSET_CLASSES, AssetClass, DeskConfig, DeskConfigError, load_desk_config
+from engine.risk.desk import (
+    BrokerView,
+    DeskError,
+    FillInput,
+    MarketView,
+    RiskDesk,
+    RiskDeskClient,
+    SizingDecision,
+    TradeIntent,
+)
+from engine.risk.ledger import ClosedTrade, InstrumentTerms, LedgerError, SubLedger
 from engine.risk.signals import SignalStrength
 
-__all__ = ["RiskDesk", "RiskDeskClient", "SignalStrength", "SizingDecision", "TradeIntent"]
+__all__ = [
+    "ASSET_CLASSES",
+    "AssetClass",
+    "BrokerView",
+    "ClosedTrade",
+    "DeskConfig",
+    "DeskConfigError",
+    "DeskError",
+    "FillInput",
+    "InstrumentTerms",
+    "LedgerError",
+    "MarketView",
+    "RiskDesk",
+    "RiskDeskClient",
+    "SignalStrength",
+    "SizingDecision",
+    "SubLedger",
+    "TradeIntent",
+    "load_desk_config",
+]

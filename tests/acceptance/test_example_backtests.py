@@ -12,8 +12,10 @@ import msgspec
 import pandas as pd
 import pytest
 
-from engine.backtest import run_backtest
+from engine import results
+from engine.backtest import load_desk, run_backtest
 from engine.configs import RunConfig, load_run_config
+from engine.journal import Journal
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,13 +27,13 @@ PINNED = {
     },
     "mean_reversion_ethusdt_5m": {
         "trades": 1586,
-        "final_equity": 8224.1977028,
-        "fingerprint": "f5921d5764125b19873dfbf8812c50860150ecd7cfba1c189bbdf877574500e4",
+        "final_equity": 8221.6973969,
+        "fingerprint": "52f670f0b6f71e5ae4801728415b67198ce718863595bcb1784220f7a8c35a9e",
     },
     "ema_cross_eurusd_1h": {
         "trades": 1286,
-        "final_equity": 9843.26,
-        "fingerprint": "e880cbc19b742e8497ce151cdfbed66f119eaa760bab6f4b9c5839a40f18f2b8",
+        "final_equity": 9843.27,
+        "fingerprint": "e90f10fe7d22b6bcdb94349d98e10a5af7cb37670b1868913e4160e5eeb7c2d6",
     },
 }
 
@@ -96,3 +98,45 @@ def test_rerun_is_identical(runs, sample_catalog, tmp_path):
     pd.testing.assert_frame_equal(
         pd.read_parquet(first_folder / "fills.parquet"), pd.read_parquet(tmp_path / "again" / "fills.parquet")
     )
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_ledger_books_agree_with_the_venue(runs, name):
+    summary, folder = runs[name]
+    (_asset, ledger), *others = summary["ledgers"].items()
+    assert not others  # one asset class per example
+    positions = pd.read_parquet(folder / "positions.parquet")
+    closed = positions[positions["exit_reason"] != "OPEN"]
+    assert ledger["trades"] == len(closed)
+    # nautilus rounds each position's P&L to the cent; the ledger keeps full precision
+    venue_pnl = sum(results.closed_trade_pnls(positions))
+    assert ledger["reward_points"] == pytest.approx(venue_pnl, abs=0.005 * len(closed) + 1e-6)
+    assert ledger["start_equity"] == summary["starting_equity"]
+    assert ledger["epochs"] == 1
+    assert summary["denials"] == {} and summary["refused_fills"] == 0
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_journal_explains_every_order_and_no_ledger_exceeds_its_budget(runs, name, sample_catalog):
+    summary, folder = runs[name]
+    config = _config(name, sample_catalog)
+    desk = load_desk(config)
+    orders = pd.read_parquet(folder / "orders.parquet")
+    fills = pd.read_parquet(folder / "fills.parquet")
+    with Journal(folder / "journal.sqlite", run_id=summary["run"], mode="backtest") as journal:
+        decisions = journal.rows("decisions")
+        approved = [row for row in decisions if row["approved"]]
+        entries = orders[orders["tags"].str.contains("ENTRY")]
+        assert len(approved) == len(entries) == summary["approvals"]
+        assert journal.count("signals") == len(decisions)
+        assert journal.count("fills") == len(fills)
+        assert journal.count("closes") == summary["metrics"]["trades"]
+        journaled_orders = {row["client_order_id"] for row in journal.rows("order_events")}
+        assert journaled_orders == set(orders["client_order_id"].astype(str))
+        for row in approved:
+            inputs = json.loads(str(row["inputs"]))
+            leverage_cap = desk.asset_risk(str(row["asset"])).leverage_cap
+            margin_after = (inputs["exposure_usd"] + inputs["notional_usd"]) / leverage_cap
+            assert margin_after <= inputs["balance_usd"] + 1e-6
+            assert inputs["notional_usd"] <= desk.sizing.pair_cap_fraction * inputs["equity_usd"] + 1e-6
+            assert row["snapshot_id"]

@@ -12,9 +12,13 @@ from nautilus_trader.model.data import Bar, BarType
 
 from catalog.config import InstrumentSpec
 from catalog.instruments import build_instrument
+from catalog.tomlconfig import read_toml
 from engine import results
 from engine.backtest import MarketData, assemble
 from engine.configs import RunConfig
+from engine.journal import Journal
+from engine.risk import ASSET_CLASSES, DeskConfig, RiskDesk
+from engine.risk.config import DeskConfigError, desk_config_from_raw
 
 REPO = Path(__file__).resolve().parents[2]
 VENUE_PAYLOADS = REPO / "data" / "venues" / "bybit"
@@ -31,6 +35,34 @@ class ScenarioResult:
     orders: pd.DataFrame
     positions: pd.DataFrame
     denials: dict[str, int]
+    desk: RiskDesk
+    journal: Journal | None
+    trading_state: str
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def desk_config(
+    allocation_usd: float,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> DeskConfig:
+    """Return the shipped desk config with every ledger funded ``allocation_usd`` and ``overrides`` merged."""
+    overrides = overrides or {}
+    raws = {
+        name: read_toml(REPO / "configs" / f"{name}.toml", DeskConfigError)
+        for name in ("budgets", "risk", "sizing")
+    }
+    raws["budgets"] = _merge(raws["budgets"], {"alloc": dict.fromkeys(ASSET_CLASSES, allocation_usd)})
+    merged = {name: _merge(raw, overrides.get(name, {})) for name, raw in raws.items()}
+    return desk_config_from_raw(merged["budgets"], merged["risk"], merged["sizing"])
 
 
 def btcusdt_perpetual() -> Any:
@@ -77,14 +109,21 @@ def run_scenario(
     candles: list[tuple[float, float, float, float]],
     script: dict[int, list[Any]],
     *,
-    sizing: dict[str, Any] | None = None,
+    desk: dict[str, dict[str, Any]] | None = None,
+    mode: str = "backtest",
+    journal_path: Path | None = None,
+    fresh_journal: bool = True,
     reverse_on_opposite: bool = True,
     balance: str = "100000 USDT",
     instrument: Any = None,
     bars: list[Bar] | None = None,
     signal_bar_type: str = BAR_TYPE,
 ) -> ScenarioResult:
-    """Run ``script`` over ``candles`` (or ready ``bars``) through the engine, no slippage or latency."""
+    """Run ``script`` over ``candles`` (or ready ``bars``) through the engine, no slippage or latency.
+
+    Every ledger is funded with the wallet's balance unless ``desk`` overrides say otherwise; with a
+    ``journal_path`` the desk journals to that SQLite file (kept open in the result for reading).
+    """
     instrument = instrument or btcusdt_perpetual()
     bars = bars if bars is not None else candles_to_bars(instrument, candles)
     raw = {
@@ -98,7 +137,7 @@ def run_scenario(
                 "fill_model": {"prob_slippage": 0.0},
             }
         ],
-        "sizing": {"max_leverage": 1.0, **(sizing or {})},
+        "desk": {"mode": mode},
         "report": {"tearsheet": False},
         "strategies": [
             {
@@ -114,7 +153,15 @@ def run_scenario(
         ],
     }
     config = msgspec.convert(raw, RunConfig)
-    assembled = assemble(config, MarketData([instrument], bars))
+    journal = (
+        Journal(journal_path, run_id="scenario", mode=mode, fresh=fresh_journal) if journal_path else None
+    )
+    assembled = assemble(
+        config,
+        MarketData([instrument], bars),
+        desk_config=desk_config(float(balance.split()[0]), desk),
+        journal=journal,
+    )
     assembled.engine.run()
     trader = assembled.engine.trader
     orders = results.orders_table(trader)
@@ -123,6 +170,11 @@ def run_scenario(
         orders=orders,
         positions=results.positions_table(trader, orders),
         denials=dict(assembled.desk.denials),
+        desk=assembled.desk,
+        journal=journal,
+        trading_state=assembled.engine.kernel.risk_engine.trading_state.name,
     )
+    if journal is not None:
+        journal.flush()
     assembled.engine.dispose()
     return outcome

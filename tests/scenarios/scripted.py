@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from nautilus_trader.model.data import Bar
 from nautilus_trader.model.enums import OrderSide
 
-from engine.risk import SignalStrength
+from engine.risk import AssetClass, SignalStrength
 from strategies.base import Signal, SignalStrategy, SignalStrategyConfig
 
 
 class ScriptedSignalsConfig(SignalStrategyConfig, frozen=True, kw_only=True):
-    """Map a bar index (0-based) to ``[side, stop, take_profit, strength]``."""
+    """Map a bar index (0-based) to ``[side, stop, take_profit, strength]``.
 
-    script: dict[str, list[str | float]]
+    Operator calls are scripted too: ``["KILL", asset or "all", close_profitable]`` and
+    ``["RESUME", asset or "all"]`` call the desk's kill switch at that bar.
+    """
+
+    script: dict[str, list[str | float | bool]]
 
 
 class ScriptedSignals(SignalStrategy):
@@ -29,6 +35,21 @@ class ScriptedSignals(SignalStrategy):
         entry = self._script.get(self._index)
         if entry is None:
             return None
+        if entry[0] in ("KILL", "RESUME"):
+            self._operate(entry, bar.ts_event)
+            return None
         side, stop, target, *rest = entry
         strength = SignalStrength[str(rest[0])] if rest else SignalStrength.NORMAL
         return Signal(OrderSide[str(side)], float(stop), float(target), strength)
+
+    def _operate(self, entry: list[str | float | bool], ts_ns: int) -> None:
+        assert self._desk is not None
+        scope = None if entry[1] == "all" else entry[1]
+        asset = cast("AssetClass | None", scope)
+        if entry[0] == "KILL":
+            close_profitable = bool(entry[2]) if len(entry) > 2 else False
+            self._desk.kill(
+                asset, operator="test", reason="scripted", ts_ns=ts_ns, close_profitable=close_profitable
+            )
+        else:
+            self._desk.resume(asset, operator="test", ts_ns=ts_ns)

@@ -32,16 +32,16 @@ def test_wrong_type_names_file_field_and_value(tmp_path):
 def test_unknown_field_is_rejected(tmp_path):
     source = (REPO / "configs" / "backtest" / "ema_cross_btcusdt_1m.toml").read_text()
     path = tmp_path / "bad.toml"
-    path.write_text(source.replace("risk_fraction = 0.005", "risk_fraction = 0.005\nrisk_fractoin = 0.01"))
-    with pytest.raises(ConfigError, match="risk_fractoin"):
+    path.write_text(source.replace('mode = "backtest"', 'mode = "backtest"\nbudgtes = "x.toml"'))
+    with pytest.raises(ConfigError, match=r"desk\.budgtes"):
         load_run_config(path)
 
 
 def test_out_of_range_value_is_rejected(tmp_path):
     source = (REPO / "configs" / "backtest" / "ema_cross_btcusdt_1m.toml").read_text()
     path = tmp_path / "bad.toml"
-    path.write_text(source.replace("risk_fraction = 0.005", "risk_fraction = 5.0"))
-    with pytest.raises(ConfigError, match=r"sizing\.risk_fraction.*5\.0"):
+    path.write_text(source.replace('mode = "backtest"', 'mode = "sandbox"'))
+    with pytest.raises(ConfigError, match=r"desk\.mode = 'sandbox'"):
         load_run_config(path)
 
 

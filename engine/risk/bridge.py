@@ -1,0 +1,569 @@
+"""Wire the risk desk into a nautilus kernel: prices from the cache, fills from the message bus.
+
+The same bridge serves every mode (backtest engine, sandbox and live nodes): :class:`KernelMarket`
+and :class:`KernelBroker` read the kernel's cache, and :class:`DeskBridge` is an actor that journals
+every order event, books fills into the ledgers only when market data backs them, frees reservations
+of entries that ended, and maps the global kill switch onto nautilus' ``TradingState.REDUCING``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nautilus_trader.cache.cache import Cache
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.common.config import ActorConfig
+from nautilus_trader.model.data import Bar, BarType
+from nautilus_trader.model.enums import CurrencyType, TradingState
+from nautilus_trader.model.events import OrderEvent, OrderFilled, OrderInitialized
+from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
+from nautilus_trader.model.instruments import (
+    CryptoFuture,
+    CryptoOption,
+    CryptoPerpetual,
+    CurrencyPair,
+    Instrument,
+    OptionContract,
+    OptionSpread,
+)
+
+from engine.journal import MarketSnapshot, OrderEventRecord
+from engine.risk.config import AssetClass
+from engine.risk.desk import FillInput, RiskDesk
+from engine.risk.ledger import InstrumentTerms, LedgerError
+
+USD_LIKE = frozenset({"USD", "USDT", "USDC"})
+QUOTE_FRESH_NS = 2_000_000_000  # seed 000: a paper fill's quote may be at most 2 s old
+FILL_SLIP_TICKS = 2
+
+
+def asset_class_of(instrument: Instrument) -> AssetClass:
+    """Return the sub-ledger an instrument books into.
+
+    Raises
+    ------
+    LedgerError
+        For instrument classes no ledger trades (e.g. equities).
+    """
+    if isinstance(instrument, CryptoPerpetual | CryptoFuture):
+        return "crypto_futures"
+    if isinstance(instrument, OptionContract | OptionSpread | CryptoOption):
+        return "options"
+    if isinstance(instrument, CurrencyPair):
+        crypto = CurrencyType.CRYPTO
+        if (
+            instrument.base_currency.currency_type == crypto
+            or instrument.quote_currency.currency_type == crypto
+        ):
+            return "crypto_spot"
+        return "forex"
+    raise LedgerError(
+        f"instrument {instrument.id} ({type(instrument).__name__}) has no sub-ledger: the desk trades "
+        "crypto_spot, crypto_futures, forex and options"
+    )
+
+
+def terms_from_instrument(instrument: Instrument) -> InstrumentTerms:
+    """Describe a nautilus instrument in the desk's plain numbers (USD conversions checked here).
+
+    Raises
+    ------
+    LedgerError
+        If neither the base nor the quote currency is USD-like (no conversion to the ledger's USD).
+    """
+    base = getattr(instrument, "base_currency", None)
+    quote = instrument.quote_currency
+    base_code = base.code if base is not None else ""
+    base_is_usd = base_code in USD_LIKE and quote.code not in USD_LIKE
+    if quote.code not in USD_LIKE and not base_is_usd:
+        raise LedgerError(
+            f"instrument {instrument.id}: quote currency {quote.code} has no USD conversion for the ledgers"
+        )
+    min_notional = instrument.min_notional.as_double() if instrument.min_notional is not None else 0.0
+    maintenance = float(instrument.margin_maint) if instrument.margin_maint else None
+    return InstrumentTerms(
+        instrument_id=str(instrument.id),
+        asset=asset_class_of(instrument),
+        venue=instrument.id.venue.value,
+        price_increment=float(instrument.price_increment),
+        size_increment=float(instrument.size_increment),
+        min_quantity=float(instrument.min_quantity) if instrument.min_quantity is not None else 0.0,
+        min_notional_usd=min_notional,
+        multiplier=float(instrument.multiplier),
+        base_is_usd=base_is_usd,
+        maintenance_margin_rate=maintenance,
+    )
+
+
+def money_to_usd(amount: float, currency: str, instrument: Instrument, price: float) -> float:
+    """Convert a fee or P&L amount in ``currency`` into USD at ``price`` of ``instrument``."""
+    if currency in USD_LIKE:
+        return amount
+    base = getattr(instrument, "base_currency", None)
+    quote = instrument.quote_currency.code
+    if base is not None and currency == base.code and quote in USD_LIKE:
+        return amount * price
+    if currency == quote and base is not None and base.code in USD_LIKE:
+        return amount / price
+    raise LedgerError(f"instrument {instrument.id}: cannot value {amount} {currency} in USD")
+
+
+class KernelMarket:
+    """Read marks, recent closes and fill-time snapshots from the kernel's cache.
+
+    Parameters
+    ----------
+    cache : Cache
+        The kernel's cache.
+    bar_types : iterable of str
+        The bar types the run subscribes to (bid and ask bars of one instrument are combined).
+    """
+
+    def __init__(self, cache: Cache, bar_types: Iterable[str]) -> None:
+        self._cache = cache
+        self._bar_types: dict[str, list[BarType]] = {}
+        self._ids: dict[str, InstrumentId] = {}
+        for text in bar_types:
+            bar_type = BarType.from_str(text)
+            self._bar_types.setdefault(str(bar_type.instrument_id), []).append(bar_type)
+            self._ids[str(bar_type.instrument_id)] = bar_type.instrument_id
+
+    def _id(self, instrument_id: str) -> InstrumentId:
+        identifier = self._ids.get(instrument_id)
+        if identifier is None:
+            identifier = self._ids[instrument_id] = InstrumentId.from_str(instrument_id)
+        return identifier
+
+    def mark(self, instrument_id: str) -> float | None:
+        """Return the mid of the latest quote, else the latest bar close (bid/ask bars averaged)."""
+        quote = self._cache.quote_tick(self._id(instrument_id))
+        if quote is not None:
+            return (quote.bid_price.as_double() + quote.ask_price.as_double()) / 2.0
+        latest = self._latest_bars(instrument_id)
+        if not latest:
+            return None
+        return sum(bar.close.as_double() for bar in latest) / len(latest)
+
+    def closes(self, instrument_id: str, count: int) -> tuple[Sequence[int], Sequence[float]]:
+        """Return up to ``count`` recent bar closes of the instrument's first bar type, oldest first."""
+        types = self._bar_types.get(instrument_id)
+        if not types:
+            return [], []
+        bars = self._cache.bars(types[0])[:count]
+        bars.reverse()
+        return [bar.ts_event for bar in bars], [bar.close.as_double() for bar in bars]
+
+    def fill_snapshot(
+        self, instrument: Instrument, ts_ns: int, price: float
+    ) -> tuple[MarketSnapshot | None, str]:
+        """Return the quote or bar a fill at ``price`` traded against, or None and why not.
+
+        A quote must be at most 2 s old and the price within its bid/ask (± slippage ticks). A bar
+        must be the latest one at the fill time; the price must lie on the path the market
+        travelled since the previous bar's close (so a stop gapped through still matches).
+        """
+        slip = FILL_SLIP_TICKS * float(instrument.price_increment)
+        instrument_id = str(instrument.id)
+        quote = self._cache.quote_tick(instrument.id)
+        if quote is not None and 0 <= ts_ns - quote.ts_event <= QUOTE_FRESH_NS:
+            bid, ask = quote.bid_price.as_double(), quote.ask_price.as_double()
+            snapshot = MarketSnapshot(
+                snapshot_id=f"{instrument_id}-QUOTE@{quote.ts_event}",
+                instrument_id=instrument_id,
+                kind="quote",
+                source=f"{instrument_id}-QUOTE",
+                ts_event=quote.ts_event,
+                open=None,
+                high=None,
+                low=None,
+                close=None,
+                bid=bid,
+                ask=ask,
+            )
+            if bid - slip <= price <= ask + slip:
+                return snapshot, ""
+            return snapshot, f"price {price} outside quote {bid}/{ask}"
+        current: list[Bar] = []
+        previous_closes: list[float] = []
+        newest = self.latest_bar_ts(instrument_id)
+        if newest is None:
+            return None, "no market data for the instrument"
+        if newest > ts_ns + QUOTE_FRESH_NS:
+            return None, f"latest bar at {newest} is after the fill at {ts_ns}"
+        for bar_type in self._bar_types.get(instrument_id, []):
+            last = self._cache.bar(bar_type)
+            if last is None:
+                continue
+            if last.ts_event == newest:
+                current.append(last)
+                before = self._cache.bar(bar_type, index=1)
+                if before is not None:
+                    previous_closes.append(before.close.as_double())
+            else:
+                previous_closes.append(last.close.as_double())
+        low = min([bar.low.as_double() for bar in current] + previous_closes)
+        high = max([bar.high.as_double() for bar in current] + previous_closes)
+        bar = current[0]
+        snapshot = MarketSnapshot(
+            snapshot_id=f"{bar.bar_type}@{bar.ts_event}",
+            instrument_id=instrument_id,
+            kind="bar",
+            source=str(bar.bar_type),
+            ts_event=bar.ts_event,
+            open=bar.open.as_double(),
+            high=bar.high.as_double(),
+            low=bar.low.as_double(),
+            close=bar.close.as_double(),
+            bid=None,
+            ask=None,
+        )
+        if low - slip <= price <= high + slip:
+            return snapshot, ""
+        return snapshot, f"price {price} outside the traded range {low}..{high}"
+
+    def has_data_for(self, instrument_id: str, ts_ns: int) -> bool:
+        """Return True when the cache holds the data a fill at ``ts_ns`` traded against.
+
+        That is a quote at or after ``ts_ns``, or a bar at or after it for every bar type of the
+        instrument (bid and ask bars of one timestamp arrive one after the other).
+        """
+        quote = self._cache.quote_tick(self._id(instrument_id))
+        if quote is not None and quote.ts_event >= ts_ns:
+            return True
+        types = self._bar_types.get(instrument_id, [])
+        if not types:
+            return False
+        for bar_type in types:
+            bar = self._cache.bar(bar_type)
+            if bar is None or bar.ts_event < ts_ns:
+                return False
+        return True
+
+    def latest_bar_ts(self, instrument_id: str) -> int | None:
+        """Return the timestamp of the newest cached bar of the instrument, if any."""
+        stamps = [bar.ts_event for t in self._bar_types.get(instrument_id, []) if (bar := self._cache.bar(t))]
+        return max(stamps) if stamps else None
+
+    def bar_types_of(self, instrument_id: str) -> list[BarType]:
+        """Return the bar types the run streams for ``instrument_id``."""
+        return list(self._bar_types.get(instrument_id, []))
+
+    def _latest_bars(self, instrument_id: str) -> list[Bar]:
+        latest = []
+        for bar_type in self._bar_types.get(instrument_id, []):
+            bar = self._cache.bar(bar_type)
+            if bar is not None:
+                latest.append(bar)
+        if not latest:
+            return []
+        newest = max(bar.ts_event for bar in latest)
+        return [bar for bar in latest if bar.ts_event == newest]
+
+
+class KernelBroker:
+    """Read the buying power of the venue account an instrument trades on from the kernel's cache."""
+
+    def __init__(self, cache: Cache) -> None:
+        self._cache = cache
+
+    def buying_power_usd(self, instrument_id: str) -> float | None:
+        """Return free balance x account leverage in USD, or None without an account or USD balance."""
+        identifier = InstrumentId.from_str(instrument_id)
+        account = self._cache.account_for_venue(identifier.venue)
+        if account is None:
+            return None
+        currency = account.base_currency
+        if currency is None or currency.code not in USD_LIKE:
+            return None
+        free = account.balance_free(currency)
+        if free is None:
+            return None
+        leverage = 1.0
+        if hasattr(account, "leverage"):
+            leverage = float(account.leverage(identifier) or 1)
+        return free.as_double() * leverage
+
+
+def snapshot_of_bar(bar: Bar) -> MarketSnapshot:
+    """Describe the bar a signal was computed on, for the journal."""
+    return MarketSnapshot(
+        snapshot_id=f"{bar.bar_type}@{bar.ts_event}",
+        instrument_id=str(bar.bar_type.instrument_id),
+        kind="bar",
+        source=str(bar.bar_type),
+        ts_event=bar.ts_event,
+        open=bar.open.as_double(),
+        high=bar.high.as_double(),
+        low=bar.low.as_double(),
+        close=bar.close.as_double(),
+        bid=None,
+        ask=None,
+    )
+
+
+class DeskBridge(Actor):
+    """Feed the kernel's order events to the desk and its journal; apply the kill switch to nautilus.
+
+    Parameters
+    ----------
+    desk : RiskDesk
+        The desk to feed.
+    market : KernelMarket
+        The cache reader that finds the market data behind every fill.
+    set_trading_state : callable
+        The kernel RiskEngine's ``set_trading_state`` (global close-only is ``REDUCING``).
+    """
+
+    def __init__(
+        self, desk: RiskDesk, market: KernelMarket, set_trading_state: Callable[[TradingState], None]
+    ) -> None:
+        super().__init__(ActorConfig(component_id="RiskDeskBridge"))
+        self._desk = desk
+        self._market = market
+        self._set_trading_state = set_trading_state
+        self._pending: list[tuple[OrderFilled, str]] = []
+        self._watched: list[str] = []
+        self._orders: dict[ClientOrderId, _OrderMeta] = {}
+        self._journal_each_event = desk.mode != "backtest"
+        desk.add_close_only_listener(self._on_close_only)
+
+    def on_start(self) -> None:
+        """Subscribe to fills (and, outside backtests, to every order event); re-apply the kill switch.
+
+        A backtest journals its orders' event histories from the cache when it stops (the same rows,
+        without a Python callback per event); paper and live journal each event as it happens.
+        """
+        self.msgbus.subscribe(topic="events.fills.*", handler=self._on_fill_event)
+        if self._journal_each_event:
+            self.msgbus.subscribe(topic="events.order.*", handler=self._on_order_event)
+        if self._desk.close_only_all:
+            self._set_trading_state(TradingState.REDUCING)
+
+    def on_stop(self) -> None:
+        """Settle fills still waiting for their market data; journal a backtest's order events."""
+        self._settle_pending(None)
+        journal = self._desk.journal
+        if journal is not None and not self._journal_each_event:
+            records: list[OrderEventRecord] = []
+            for order in self.cache.orders():
+                meta = self._meta_of_order(order)
+                records.extend(self._order_event_record(event, meta) for event in order.events)
+            records.sort(key=lambda record: (record.ts, record.client_order_id))
+            journal.record_order_events(records)
+
+    def _on_close_only(self, asset: str | None, close_only: bool, close_profitable: bool) -> None:
+        if asset is None:
+            self._set_trading_state(TradingState.REDUCING if close_only else TradingState.ACTIVE)
+
+    def _on_order_event(self, event: OrderEvent) -> None:
+        meta = self._orders.get(event.client_order_id)
+        if meta is None:
+            meta = self._order_meta(event)
+            self._orders[event.client_order_id] = meta
+        journal = self._desk.journal
+        if journal is not None:
+            journal.record_order_events([self._order_event_record(event, meta)])
+
+    def _on_fill_event(self, event: OrderFilled) -> None:
+        order = self.cache.order(event.client_order_id)
+        tag = ",".join(str(t) for t in order.tags) if order is not None and order.tags else ""
+        if self._market.has_data_for(str(event.instrument_id), event.ts_event):
+            self._book_fill(event, tag)
+        else:
+            self._wait_for_data(event, tag)
+
+    @staticmethod
+    def _order_event_record(event: OrderEvent, meta: _OrderMeta) -> OrderEventRecord:
+        return OrderEventRecord(
+            asset=meta.asset,
+            strategy_id=meta.strategy_id,
+            snapshot_id="",
+            ts=event.ts_event,
+            instrument_id=meta.instrument_id,
+            client_order_id=meta.client_order_id,
+            event=type(event).__name__,
+            order_type=meta.order_type,
+            side=meta.side,
+            quantity=meta.quantity,
+            price=meta.price,
+            trigger_price=meta.trigger_price,
+            tags=meta.tag,
+            detail=str(getattr(event, "reason", "") or ""),
+        )
+
+    def _order_meta(self, event: OrderEvent) -> _OrderMeta:
+        """Read what the journal records of an order from its first event (or the cache)."""
+        if isinstance(event, OrderInitialized):
+            instrument_id = str(event.instrument_id)
+            options = event.options
+            return _OrderMeta(
+                instrument_id=instrument_id,
+                strategy_id=str(event.strategy_id),
+                client_order_id=str(event.client_order_id),
+                asset=self._asset_of(instrument_id),
+                tag=",".join(str(t) for t in event.tags or []),
+                order_type=event.order_type.name,
+                side=event.side.name,
+                quantity=float(event.quantity),
+                price=_optional_float(options.get("price")),
+                trigger_price=_optional_float(options.get("trigger_price")),
+            )
+        order = self.cache.order(event.client_order_id)
+        if order is None:
+            instrument_id = str(event.instrument_id)
+            return _OrderMeta(
+                instrument_id,
+                str(event.strategy_id),
+                str(event.client_order_id),
+                self._asset_of(instrument_id),
+                "",
+                "",
+                "",
+                None,
+                None,
+                None,
+            )
+        return self._meta_of_order(order)
+
+    def _meta_of_order(self, order: Any) -> _OrderMeta:
+        instrument_id = str(order.instrument_id)
+        return _OrderMeta(
+            instrument_id=instrument_id,
+            strategy_id=str(order.strategy_id),
+            client_order_id=str(order.client_order_id),
+            asset=self._asset_of(instrument_id),
+            tag=",".join(str(t) for t in order.tags or []),
+            order_type=order.order_type.name,
+            side=order.side.name,
+            quantity=float(order.quantity),
+            price=_optional_price(order, "price"),
+            trigger_price=_optional_price(order, "trigger_price"),
+        )
+
+    def _asset_of(self, instrument_id: str) -> str:
+        terms = self._desk.terms(instrument_id)
+        return terms.asset if terms is not None else ""
+
+    def _wait_for_data(self, event: OrderFilled, tag: str) -> None:
+        """Hold a fill until the bar it traded against reaches the cache.
+
+        A simulated venue matches resting orders on a bar before the data engine caches that bar, so
+        the bridge listens to the instrument's bars ahead of the strategies (from the first such
+        fill on) and books the fill when its bar is in, before any strategy sees that bar.
+        """
+        self._pending.append((event, tag))
+        for bar_type in self._market.bar_types_of(str(event.instrument_id)):
+            topic = f"data.bars.{bar_type}"
+            if topic not in self._watched:
+                self._watched.append(topic)
+                self.msgbus.subscribe(topic=topic, handler=self._on_watched_bar, priority=100)
+
+    def _on_watched_bar(self, bar: Bar) -> None:
+        if self._pending:
+            self._settle_pending(bar.ts_event)
+
+    def _settle_pending(self, ts_ns: int | None) -> None:
+        """Book the waiting fills whose data is in (all of it, or time has moved past them)."""
+        settled = []
+        waiting = []
+        for event, tag in self._pending:
+            if (
+                ts_ns is None
+                or ts_ns > event.ts_event
+                or self._market.has_data_for(str(event.instrument_id), event.ts_event)
+            ):
+                settled.append((event, tag))
+            else:
+                waiting.append((event, tag))
+        self._pending = waiting
+        for event, tag in settled:
+            self._book_fill(event, tag)
+
+    def _book_fill(self, event: OrderFilled, tag: str) -> None:
+        """Book a fill into the desk if market data backs it; otherwise refuse it and stop the asset."""
+        instrument = self.cache.instrument(event.instrument_id)
+        if instrument is None:
+            return
+        price = event.last_px.as_double()
+        snapshot, problem = self._market.fill_snapshot(instrument, event.ts_event, price)
+        journal = self._desk.journal
+        terms = self._desk.terms(str(event.instrument_id))
+        if problem and self._desk.mode != "live":
+            self._desk.refused_fills += 1
+            if journal is not None:
+                journal.record_refused_fill(
+                    ts=event.ts_event,
+                    venue=event.instrument_id.venue.value,
+                    trade_id=str(event.trade_id),
+                    asset=terms.asset if terms else "",
+                    strategy_id=str(event.strategy_id),
+                    instrument_id=str(event.instrument_id),
+                    price=price,
+                    reason=problem,
+                )
+            if terms is not None and not self._desk.is_close_only(terms.asset):
+                self._desk.kill(
+                    terms.asset,
+                    operator="risk",
+                    reason=f"fill without matching market data: {problem}",
+                    ts_ns=event.ts_event,
+                )
+            return
+        if snapshot is not None and journal is not None:
+            journal.record_snapshot(snapshot)
+        commission = event.commission
+        fee = money_to_usd(commission.as_double(), commission.currency.code, instrument, price)
+        self._desk.on_fill(
+            FillInput(
+                ts=event.ts_event,
+                venue=event.instrument_id.venue.value,
+                trade_id=str(event.trade_id),
+                client_order_id=str(event.client_order_id),
+                venue_order_id=str(event.venue_order_id),
+                strategy_id=str(event.strategy_id),
+                instrument_id=str(event.instrument_id),
+                side=event.order_side.name,
+                quantity=event.last_qty.as_double(),
+                price=price,
+                commission_usd=fee,
+                liquidity=event.liquidity_side.name,
+                order_tag=tag,
+                snapshot_id=snapshot.snapshot_id if snapshot is not None else "",
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _OrderMeta:
+    """What the journal records of an order with each of its events (read once from the cache)."""
+
+    instrument_id: str
+    strategy_id: str
+    client_order_id: str
+    asset: str
+    tag: str
+    order_type: str
+    side: str
+    quantity: float | None
+    price: float | None
+    trigger_price: float | None
+
+
+def _optional_float(text: object) -> float | None:
+    if text is None or text == "":
+        return None
+    value = float(str(text))
+    return value if math.isfinite(value) else None
+
+
+def _optional_price(order: Any, name: str) -> float | None:
+    if order is None:
+        return None
+    value = getattr(order, name, None)
+    if value is None:
+        return None
+    result = value.as_double()
+    return result if math.isfinite(result) else None
