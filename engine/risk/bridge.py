@@ -95,6 +95,7 @@ def terms_from_instrument(instrument: Instrument) -> InstrumentTerms:
         multiplier=float(instrument.multiplier),
         base_is_usd=base_is_usd,
         maintenance_margin_rate=maintenance,
+        taker_fee=float(instrument.taker_fee),
     )
 
 
@@ -130,6 +131,10 @@ class KernelMarket:
             bar_type = BarType.from_str(text)
             self._bar_types.setdefault(str(bar_type.instrument_id), []).append(bar_type)
             self._ids[str(bar_type.instrument_id)] = bar_type.instrument_id
+        self._intervals = {
+            key: min(int(t.spec.timedelta.total_seconds()) * 1_000_000_000 for t in types)
+            for key, types in self._bar_types.items()
+        }
 
     def _id(self, instrument_id: str) -> InstrumentId:
         identifier = self._ids.get(instrument_id)
@@ -193,6 +198,8 @@ class KernelMarket:
             return None, "no market data for the instrument"
         if newest > ts_ns + QUOTE_FRESH_NS:
             return None, f"latest bar at {newest} is after the fill at {ts_ns}"
+        if ts_ns - newest > self._intervals[instrument_id] + QUOTE_FRESH_NS:
+            return None, f"latest bar at {newest} is too old for the fill at {ts_ns}"
         for bar_type in self._bar_types.get(instrument_id, []):
             last = self._cache.bar(bar_type)
             if last is None:
@@ -206,20 +213,7 @@ class KernelMarket:
                 previous_closes.append(last.close.as_double())
         low = min([bar.low.as_double() for bar in current] + previous_closes)
         high = max([bar.high.as_double() for bar in current] + previous_closes)
-        bar = current[0]
-        snapshot = MarketSnapshot(
-            snapshot_id=f"{bar.bar_type}@{bar.ts_event}",
-            instrument_id=instrument_id,
-            kind="bar",
-            source=str(bar.bar_type),
-            ts_event=bar.ts_event,
-            open=bar.open.as_double(),
-            high=bar.high.as_double(),
-            low=bar.low.as_double(),
-            close=bar.close.as_double(),
-            bid=None,
-            ask=None,
-        )
+        snapshot = snapshot_of_bar(current[0])
         if low - slip <= price <= high + slip:
             return snapshot, ""
         return snapshot, f"price {price} outside the traded range {low}..{high}"
@@ -350,8 +344,26 @@ class DeskBridge(Actor):
             records: list[OrderEventRecord] = []
             for order in self.cache.orders():
                 meta = self._meta_of_order(order)
-                records.extend(self._order_event_record(event, meta) for event in order.events)
-            records.sort(key=lambda record: (record.ts, record.client_order_id))
+                records.extend(
+                    OrderEventRecord(
+                        meta.asset,
+                        meta.strategy_id,
+                        "",
+                        event.ts_event,
+                        meta.instrument_id,
+                        meta.client_order_id,
+                        type(event).__name__,
+                        meta.order_type,
+                        meta.side,
+                        meta.quantity,
+                        meta.price,
+                        meta.trigger_price,
+                        meta.tag,
+                        _reason(event),
+                    )
+                    for event in order.events
+                )
+            records.sort(key=_by_time_then_order)
             journal.record_order_events(records)
 
     def _on_close_only(self, asset: str | None, close_only: bool, close_profitable: bool) -> None:
@@ -391,7 +403,7 @@ class DeskBridge(Actor):
             price=meta.price,
             trigger_price=meta.trigger_price,
             tags=meta.tag,
-            detail=str(getattr(event, "reason", "") or ""),
+            detail=_reason(event),
         )
 
     def _order_meta(self, event: OrderEvent) -> _OrderMeta:
@@ -550,6 +562,15 @@ class _OrderMeta:
     quantity: float | None
     price: float | None
     trigger_price: float | None
+
+
+def _reason(event: OrderEvent) -> str:
+    reason = getattr(event, "reason", None)
+    return str(reason) if reason else ""
+
+
+def _by_time_then_order(record: OrderEventRecord) -> tuple[int, str]:
+    return record.ts, record.client_order_id
 
 
 def _optional_float(text: object) -> float | None:

@@ -166,6 +166,7 @@ class RiskDesk:
         self.journal = journal
         self._terms: dict[str, InstrumentTerms] = {}
         self._plans: dict[tuple[str, str], EntryPlan] = {}
+        self._unfilled: dict[tuple[str, str], float] = {}
         self._theta: dict[str, float] = {}
         self._listeners: list[CloseOnlyListener] = []
         self.denials: Counter[str] = Counter()
@@ -228,14 +229,18 @@ class RiskDesk:
         if decision.approved and decision.quantity is not None:
             notional = decision.quantity * terms.usd_per_unit(intent.entry_price)
             ledger.reserve(intent.strategy_id, intent.instrument_id, notional)
-            self._plans[(intent.strategy_id, intent.instrument_id)] = EntryPlan(
+            key = (intent.strategy_id, intent.instrument_id)
+            self._plans[key] = EntryPlan(
                 strategy_id=intent.strategy_id,
                 stop_price=intent.stop_price,
                 take_profit_price=intent.take_profit_price,
                 planned_risk_usd=abs(intent.entry_price - intent.stop_price)
                 * decision.quantity
                 * terms.usd_per_point(intent.entry_price),
+                quantity=decision.quantity,
+                entry_price=intent.entry_price,
             )
+            self._unfilled[key] = decision.quantity
             if intent.theta_per_unit is not None:
                 self._theta[intent.instrument_id] = intent.theta_per_unit
         return self._finish(intent, terms, signal_id, decision)
@@ -245,6 +250,8 @@ class RiskDesk:
         ledger = self.ledger_for(instrument_id)
         if ledger is not None:
             ledger.release(strategy_id, instrument_id)
+        self._plans.pop((strategy_id, instrument_id), None)
+        self._unfilled.pop((strategy_id, instrument_id), None)
 
     def _guard(self, intent: TradeIntent, terms: InstrumentTerms, ledger: SubLedger, equity: float) -> str:
         asset = terms.asset
@@ -337,7 +344,7 @@ class RiskDesk:
                 Clamp("correlation_cap", config.risk.correlation.group_exposure_cap * equity - group_exposure)
             )
         clamps.append(Clamp("leverage_cap", rails.leverage_cap * equity - ledger.exposure_usd(exclude)))
-        clamps.append(Clamp("ledger_budget", ledger.free_usd(exclude) * rails.leverage_cap))
+        clamps.append(Clamp("ledger_budget", self._spendable(ledger, terms, intent, exclude)))
         buying_power = self._broker.buying_power_usd(intent.instrument_id)
         if config.budgets.enforce_wallet_available:
             if buying_power is None and self.mode == "live":
@@ -377,6 +384,23 @@ class RiskDesk:
             return SizingDecision(False, None, "below_venue_minimum", bound_by, inputs)
         return SizingDecision(True, quantity, "ok", bound_by, inputs)
 
+    @staticmethod
+    def _spendable(
+        ledger: SubLedger, terms: InstrumentTerms, intent: TradeIntent, exclude: str | None
+    ) -> float:
+        """Return the notional the free budget can carry, its entry fee included.
+
+        A reversal frees its lot's margin but first realises that lot's loss (and its exit fee);
+        both come out of the budget before the new side is sized.
+        """
+        free = ledger.free_usd(exclude)
+        if exclude is not None:
+            lot = ledger.lots[exclude]
+            free += min(lot.unrealised_usd(intent.entry_price), 0.0)
+            free -= lot.notional_usd() * terms.fee_per_notional(intent.entry_price)
+        per_notional = 1.0 / ledger.leverage_cap + terms.fee_per_notional(intent.entry_price)
+        return free / per_notional
+
     def _reversed(self, ledger: SubLedger, intent: TradeIntent) -> str | None:
         """Return the instrument whose opposite lot this entry reverses (it is being closed), if any."""
         lot = ledger.lots.get(intent.instrument_id)
@@ -386,7 +410,14 @@ class RiskDesk:
         return None
 
     def _net_theta(self, ledger: SubLedger) -> float:
-        return sum(abs(lot.quantity * self._theta.get(key, 0.0)) for key, lot in ledger.lots.items())
+        """Return the ledger's daily theta: open lots plus approved entries not yet filled."""
+        held = sum(abs(lot.quantity * self._theta.get(key, 0.0)) for key, lot in ledger.lots.items())
+        pending = sum(
+            abs(quantity * self._theta.get(instrument_id, 0.0))
+            for (_, instrument_id), quantity in self._unfilled.items()
+            if instrument_id in self._terms and self._terms[instrument_id].asset == ledger.asset
+        )
+        return held + pending
 
     def _correlated_group(self, ledger: SubLedger, instrument_id: str, exclude: str | None) -> set[str]:
         settings = self.config.risk.correlation
@@ -432,12 +463,14 @@ class RiskDesk:
         key = (fill.strategy_id, fill.instrument_id)
         plan = self._plans.get(key) if fill.order_tag == "ENTRY" else None
         if plan is not None:
-            reserved = ledger.reservations.get(key, 0.0) - fill.quantity * terms.usd_per_unit(fill.price)
-            if reserved > 0:
-                ledger.reserve(*key, reserved)
-            else:
+            remaining = self._unfilled.get(key, 0.0) - fill.quantity
+            if remaining > terms.size_increment / 2:
+                self._unfilled[key] = remaining
+                ledger.reserve(*key, remaining * terms.usd_per_unit(plan.entry_price))
+            else:  # the whole entry is in: nothing stays reserved, whatever the fill price was
                 ledger.release(*key)
                 self._plans.pop(key, None)
+                self._unfilled.pop(key, None)
         side_sign = 1 if fill.side == "BUY" else -1
         was_within_cap = self._within_daily_cap(ledger)
         closed = ledger.apply_fill(

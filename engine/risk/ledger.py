@@ -40,10 +40,16 @@ class InstrumentTerms:
     multiplier: float = 1.0
     base_is_usd: bool = False
     maintenance_margin_rate: float | None = None
+    taker_fee: float = 0.0
+    fee_per_unit_usd: float = 0.0
 
     def usd_per_unit(self, price: float) -> float:
         """Return the USD notional of one unit at ``price``."""
         return self.multiplier if self.base_is_usd else price * self.multiplier
+
+    def fee_per_notional(self, price: float) -> float:
+        """Return the taker fee of a fill per USD of notional at ``price`` (rate plus per-unit fees)."""
+        return self.taker_fee + self.fee_per_unit_usd / self.usd_per_unit(price)
 
     def usd_per_point(self, price: float) -> float:
         """Return the USD P&L of a one-point price move on one unit, at ``price``."""
@@ -110,6 +116,12 @@ class EntryPlan:
     stop_price: float
     take_profit_price: float
     planned_risk_usd: float
+    quantity: float
+    entry_price: float
+
+    def risk_share(self, quantity: float) -> float:
+        """Return the planned risk carried by ``quantity`` of this entry (partial fills share it)."""
+        return self.planned_risk_usd * min(quantity / self.quantity, 1.0) if self.quantity > 0 else 0.0
 
 
 @dataclass
@@ -332,7 +344,7 @@ class SubLedger:
                 strategy_id=plan.strategy_id if plan else strategy_id,
                 stop_price=plan.stop_price if plan else math.nan,
                 take_profit_price=plan.take_profit_price if plan else math.nan,
-                planned_risk_usd=plan.planned_risk_usd if plan else math.nan,
+                planned_risk_usd=plan.risk_share(quantity) if plan else math.nan,
                 fees_usd=fee_usd,
                 peak_quantity=quantity,
                 side="LONG" if side_sign > 0 else "SHORT",
@@ -344,9 +356,8 @@ class SubLedger:
         lot.fees_usd += fee_usd
         lot.peak_quantity = max(lot.peak_quantity, abs(lot.quantity))
         if plan is not None:
-            lot.planned_risk_usd = (0.0 if math.isnan(lot.planned_risk_usd) else lot.planned_risk_usd) + (
-                plan.planned_risk_usd
-            )
+            known = 0.0 if math.isnan(lot.planned_risk_usd) else lot.planned_risk_usd
+            lot.planned_risk_usd = known + plan.risk_share(quantity)
 
     def _remember(self, ts_ns: int, pnl_usd: float) -> None:
         self._recent.append((ts_ns, pnl_usd))

@@ -33,7 +33,7 @@ PINNED = {
     "ema_cross_eurusd_1h": {
         "trades": 1286,
         "final_equity": 9843.27,
-        "fingerprint": "e90f10fe7d22b6bcdb94349d98e10a5af7cb37670b1868913e4160e5eeb7c2d6",
+        "fingerprint": "002a14128de7b7923042fceacf034ef89ded7587f1d768ce8313e562ccf5aa5c",
     },
 }
 
