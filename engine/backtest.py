@@ -40,7 +40,7 @@ from engine.equity import EquitySampler, EquitySamplerConfig
 from engine.importing import resolve
 from engine.journal import Journal
 from engine.risk import DeskConfig, DeskConfigError, LedgerError, RiskDesk, RiskDeskClient, load_desk_config
-from engine.risk.bridge import DeskBridge, KernelBroker, KernelMarket, terms_from_instrument
+from engine.risk.bridge import USD_LIKE, DeskBridge, KernelBroker, KernelMarket, terms_from_instrument
 
 NANOS_PER_MS = 1_000_000
 
@@ -171,7 +171,7 @@ def wallet_totals(config: RunConfig) -> dict[str, float]:
     for venue in config.venues:
         wallet = "bybit" if venue.name == "BYBIT" else "ibkr"
         for amount, code in (b.split() for b in venue.starting_balances):
-            if code in ("USD", "USDT", "USDC"):
+            if code in USD_LIKE:
                 totals[wallet] = totals.get(wallet, 0.0) + float(amount)
     return totals
 

@@ -707,26 +707,25 @@ class Journal:
         snapshot_id : str, default ''
             The market data the order was based on.
         """
-        if asset not in ASSETS:
-            raise self._asset_error(asset)
-        self._add(
-            "order_events",
-            (
-                asset,
-                strategy_id,
-                snapshot_id,
-                ts,
-                instrument_id,
-                client_order_id,
-                event,
-                order_type,
-                side,
-                quantity,
-                price,
-                trigger_price,
-                tags,
-                detail,
-            ),
+        self.record_order_events(
+            [
+                OrderEventRecord(
+                    asset,
+                    strategy_id,
+                    snapshot_id,
+                    ts,
+                    instrument_id,
+                    client_order_id,
+                    event,
+                    order_type,
+                    side,
+                    quantity,
+                    price,
+                    trigger_price,
+                    tags,
+                    detail,
+                )
+            ]
         )
 
     def record_order_events(self, records: Iterable[OrderEventRecord]) -> int:

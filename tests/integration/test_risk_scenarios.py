@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from catalog.config import InstrumentSpec
-from catalog.instruments import build_instrument
-from tests.scenarios.kit import VENUE_PAYLOADS, candles_to_bars, run_scenario
+from tests.scenarios.kit import btcusdt_spot, candles_to_bars, run_scenario
 
 FLAT = (100_000.0, 100_050.0, 99_950.0, 100_000.0)
 STOP_OUT = (100_000.0, 100_000.0, 98_900.0, 99_000.0)  # trades through a long's 99,000 stop
@@ -160,19 +158,8 @@ def test_perpetual_stop_must_keep_the_liquidation_buffer():
     assert inside.denials == {}
 
 
-def _btc_spot():
-    return build_instrument(
-        InstrumentSpec(
-            kind="crypto_spot",
-            symbol="BTCUSDT",
-            bybit_instruments_info=str(VENUE_PAYLOADS / "http_get_instruments_spot.json"),
-            bybit_fee_rate=str(VENUE_PAYLOADS / "http_get_fee_rate.json"),
-        )
-    )
-
-
 def test_no_short_on_spot_but_a_long_may_still_be_closed():
-    spot = _btc_spot()
+    spot = btcusdt_spot()
     bar_type = f"{spot.id}-1-MINUTE-LAST-EXTERNAL"
     bars = candles_to_bars(spot, [FLAT, FLAT, FLAT, FLAT], bar_type)
     short = run_scenario([], {0: ["SELL", 101_000.0, 99_000.0]}, instrument=spot, bars=bars,

@@ -40,11 +40,12 @@ class ScenarioResult:
     trading_state: str
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``override`` merged in, nested tables merged key by key."""
     merged = dict(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -60,21 +61,30 @@ def desk_config(
         name: read_toml(REPO / "configs" / f"{name}.toml", DeskConfigError)
         for name in ("budgets", "risk", "sizing")
     }
-    raws["budgets"] = _merge(raws["budgets"], {"alloc": dict.fromkeys(ASSET_CLASSES, allocation_usd)})
-    merged = {name: _merge(raw, overrides.get(name, {})) for name, raw in raws.items()}
+    raws["budgets"] = deep_merge(raws["budgets"], {"alloc": dict.fromkeys(ASSET_CLASSES, allocation_usd)})
+    merged = {name: deep_merge(raw, overrides.get(name, {})) for name, raw in raws.items()}
     return desk_config_from_raw(merged["budgets"], merged["risk"], merged["sizing"])
+
+
+def _bybit_btcusdt(kind: str, payload: str) -> Any:
+    return build_instrument(
+        InstrumentSpec(
+            kind=kind,
+            symbol="BTCUSDT",
+            bybit_instruments_info=str(VENUE_PAYLOADS / payload),
+            bybit_fee_rate=str(VENUE_PAYLOADS / "http_get_fee_rate.json"),
+        )
+    )
 
 
 def btcusdt_perpetual() -> Any:
     """Build the real BTCUSDT linear perpetual from the recorded Bybit payloads."""
-    return build_instrument(
-        InstrumentSpec(
-            kind="crypto_perpetual",
-            symbol="BTCUSDT",
-            bybit_instruments_info=str(VENUE_PAYLOADS / "http_get_instruments_linear.json"),
-            bybit_fee_rate=str(VENUE_PAYLOADS / "http_get_fee_rate.json"),
-        )
-    )
+    return _bybit_btcusdt("crypto_perpetual", "http_get_instruments_linear.json")
+
+
+def btcusdt_spot() -> Any:
+    """Build the real BTCUSDT spot pair from the recorded Bybit payloads."""
+    return _bybit_btcusdt("crypto_spot", "http_get_instruments_spot.json")
 
 
 def eurusd() -> Any:

@@ -58,7 +58,7 @@ from nautilus_trader.model.enums import OrderSide
 from engine.risk import FillInput, InstrumentTerms, RiskDesk, SignalStrength, SizingDecision, TradeIntent
 from engine.risk.config import ASSET_CLASSES, DeskConfig, LadderRung
 from engine.risk.sizing import Clamp, apply_clamps, floor_to_step, ladder_multiplier, throttled_risk_fraction
-from tests.scenarios.kit import desk_config
+from tests.scenarios.kit import deep_merge, desk_config
 
 START_NS = 1_748_736_000_000_000_000  # 2025-06-01 00:00 UTC
 MINUTE_NS = 60_000_000_000
@@ -165,16 +165,6 @@ def usd_pnl(terms: InstrumentTerms, signed_quantity: float, avg_price: float, ex
     return quote_pnl / exit_price if terms.base_is_usd else quote_pnl
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 class SimMarket:
     """Stand for the market data: current prices and a shared bar history (perpetuals correlated)."""
 
@@ -272,7 +262,7 @@ class DeskSimulation(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.config: DeskConfig = desk_config(
-            0.0, _merge(self.overrides, {"budgets": {"alloc": ALLOCATIONS_USD}})
+            0.0, deep_merge(self.overrides, {"budgets": {"alloc": ALLOCATIONS_USD}})
         )
         self.desk: RiskDesk | None = None
         self.market: SimMarket | None = None
@@ -733,7 +723,7 @@ class DeskSimulation(RuleBasedStateMachine):
 class StressedDeskSimulation(DeskSimulation):
     """Clamps bind often: one pair may take the whole equity, no leverage, large risk fractions."""
 
-    overrides = _merge(
+    overrides = deep_merge(
         OPTION_PREMIUM_CAP,
         {
             "budgets": {"profit_rollover": False},
@@ -756,7 +746,7 @@ class PaperDeskSimulation(DeskSimulation):
 
     mode = "paper"
     # a top-up at $999 of equity (rather than the shipped $10) lets short runs open new epochs
-    overrides = _merge(OPTION_PREMIUM_CAP, {"budgets": {"paper": {"auto_topup_threshold_usd": 999.0}}})
+    overrides = deep_merge(OPTION_PREMIUM_CAP, {"budgets": {"paper": {"auto_topup_threshold_usd": 999.0}}})
 
 
 MACHINE_SETTINGS = settings(
@@ -889,7 +879,7 @@ def test_clamps_never_raise_the_notional_and_respect_every_room(wanted: float, r
 def _regression_desk(
     overrides: dict[str, dict[str, Any]], instruments: list[SimInstrument], prices: dict[str, float]
 ) -> tuple[RiskDesk, SimMarket, SimBroker]:
-    config = desk_config(0.0, _merge({"budgets": {"alloc": ALLOCATIONS_USD}}, overrides))
+    config = desk_config(0.0, deep_merge({"budgets": {"alloc": ALLOCATIONS_USD}}, overrides))
     market = SimMarket(prices)
     broker = SimBroker()
     desk = RiskDesk(config, mode="backtest", market=market, broker=broker, journal=None)
@@ -947,7 +937,7 @@ NO_CORRELATION = {"risk": {"correlation": {"enabled": False}}}
 def test_entry_fee_can_overdraw_the_free_budget() -> None:
     # spot ledger $1,000, one pair may take all of it: sized at the whole $1,000, the $1 taker fee
     # of that fill would leave the ledger $1 short of what it has committed
-    overrides = _merge(NO_CORRELATION, {"sizing": {"pair_cap_fraction": 1.0}})
+    overrides = deep_merge(NO_CORRELATION, {"sizing": {"pair_cap_fraction": 1.0}})
     overrides["sizing"]["assets"] = {"crypto_spot": {"risk_fraction": 0.0075}}
     desk, _, _ = _regression_desk(overrides, [BTC_SPOT], {BTC_SPOT.instrument_id: 100_000.0})
     decision = desk.evaluate(_buy_intent(BTC_SPOT.instrument_id, 100_000.0, 99_500.0, 110_000.0))
@@ -964,7 +954,7 @@ def test_reversing_a_losing_lot_while_another_wins_overdraws_the_free_budget() -
     # but not the $32 its close realises, and the leverage clamp's equity includes BTC's open gain,
     # so after the close and the new $483 short the ledger has committed more than its balance,
     # by more than all the fees it paid.
-    overrides = _merge(
+    overrides = deep_merge(
         NO_CORRELATION,
         {
             "budgets": {"alloc": {"crypto_futures": 1_000.0}},
@@ -1008,7 +998,7 @@ def test_a_completely_filled_entry_releases_its_reservation(
 ) -> None:
     # on_fill keeps ``reserved - filled notional`` while it is > 0: float residue of a split fill, or
     # the saving of a better fill price, stays reserved forever, and the pair keeps counting as open
-    overrides = _merge(NO_CORRELATION, {"risk": {"assets": {"forex": {"max_concurrent": 1}}}})
+    overrides = deep_merge(NO_CORRELATION, {"risk": {"assets": {"forex": {"max_concurrent": 1}}}})
     prices = {EUR_USD.instrument_id: EUR_USD_ENTRY, USD_JPY.instrument_id: 150.0}
     desk, _, _ = _regression_desk(overrides, [EUR_USD, USD_JPY], prices)
     eur = EUR_USD.instrument_id
@@ -1046,7 +1036,7 @@ def test_theta_cap_holds_across_entries_approved_before_either_fills() -> None:
     # two $2 options, 1 contract each with theta -$12/day: the second entry is sized against the
     # lots only (none yet), so both fill and the options ledger bleeds $24/day against a $20 cap
     prices = {SPY_CALL.instrument_id: 2.0, SPY_PUT.instrument_id: 2.0}
-    desk, _, _ = _regression_desk(_merge(NO_CORRELATION, OPTION_PREMIUM_CAP), [SPY_CALL, SPY_PUT], prices)
+    desk, _, _ = _regression_desk(deep_merge(NO_CORRELATION, OPTION_PREMIUM_CAP), [SPY_CALL, SPY_PUT], prices)
     decisions = {}
     for iid in prices:
         intent = _buy_intent(iid, 2.0, 1.8, 3.0, theta_per_unit=-12.0)
