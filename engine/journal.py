@@ -273,23 +273,26 @@ class MarketSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class FillRecord:
-    """Describe one execution as the venue reported it, with its commission converted to USD."""
+    """Describe one execution as the venue reported it, with its commission converted to USD.
+
+    The quantity is positive and the side is ``BUY`` or ``SELL``; ``order_tag`` names the order's role
+    (ENTRY, SL, TP, ...) and ``snapshot_id`` the quote or bar the fill traded against.
+    """
 
     ts: int
     venue: str
     trade_id: str
     client_order_id: str
     venue_order_id: str
-    asset: str
     strategy_id: str
     instrument_id: str
     side: str
     quantity: float
     price: float
     commission_usd: float
-    liquidity: str
-    order_tag: str
-    snapshot_id: str
+    liquidity: str = ""
+    order_tag: str = ""
+    snapshot_id: str = ""
 
 
 def _json_default(value: object) -> object:
@@ -751,7 +754,7 @@ class Journal:
                 self._flush_locked()
         return key - start
 
-    def record_fill(self, fill: FillRecord) -> bool:
+    def record_fill(self, fill: FillRecord, asset: str) -> bool:
         """Record a fill unless the same venue trade was journaled before.
 
         In paper and live mode the fill is written and committed at once, so the answer holds after a
@@ -761,6 +764,8 @@ class Journal:
         ----------
         fill : FillRecord
             The execution.
+        asset : str
+            The asset class whose ledger books it.
 
         Returns
         -------
@@ -768,11 +773,11 @@ class Journal:
             True if the fill is new; False if ``(venue, trade_id)`` is already in the file (from this
             or an earlier run), so a replayed fill is never counted twice.
         """
-        if fill.asset not in ASSETS:
-            raise self._asset_error(fill.asset)
+        if asset not in ASSETS:
+            raise self._asset_error(asset)
         key = (fill.venue, fill.trade_id)
         row = (
-            fill.asset,
+            asset,
             fill.strategy_id,
             fill.snapshot_id,
             fill.ts,

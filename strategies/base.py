@@ -206,7 +206,7 @@ class SignalStrategy(Strategy):
 
     def _act(self, proposal: Signal, bar: Bar) -> None:
         instrument_id = self._instrument_id
-        if self.cache.orders_inflight_count(instrument_id=instrument_id, strategy_id=self.id) > 0:
+        if self._has_order_in_flight():
             return
         if self._has_working_entry():
             return
@@ -219,6 +219,15 @@ class SignalStrategy(Strategy):
             self.cancel_all_orders(instrument_id)
             self.close_all_positions(instrument_id, tags=[SIGNAL_EXIT_TAG])
         self._enter(proposal, bar)
+
+    def _has_order_in_flight(self) -> bool:
+        # The unfiltered in-flight index is tiny; the cache's filtered query intersects the sets of
+        # every order the instrument and the strategy ever had, which grows with the run.
+        strategy_id, instrument_id = self.id, self._instrument_id
+        return any(
+            order.strategy_id == strategy_id and order.instrument_id == instrument_id
+            for order in self.cache.orders_inflight()
+        )
 
     def _has_working_entry(self) -> bool:
         if self._entry_id is None:

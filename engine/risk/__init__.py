@@ -4,7 +4,7 @@ from engine.risk.config import ASSET_CLASSES, AssetClass, DeskConfig, DeskConfig
 from engine.risk.desk import (
     BrokerView,
     DeskError,
-    FillInput,
+    FillRecord,
     MarketView,
     RiskDesk,
     RiskDeskClient,
@@ -22,7 +22,7 @@ __all__ = [
     "DeskConfig",
     "DeskConfigError",
     "DeskError",
-    "FillInput",
+    "FillRecord",
     "InstrumentTerms",
     "LedgerError",
     "MarketView",

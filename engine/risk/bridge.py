@@ -32,7 +32,7 @@ from nautilus_trader.model.instruments import (
 
 from engine.journal import MarketSnapshot, OrderEventRecord
 from engine.risk.config import AssetClass
-from engine.risk.desk import FillInput, RiskDesk
+from engine.risk.desk import FillRecord, RiskDesk
 from engine.risk.ledger import InstrumentTerms, LedgerError
 
 USD_LIKE = frozenset({"USD", "USDT", "USDC"})
@@ -135,6 +135,10 @@ class KernelMarket:
             key: min(int(t.spec.timedelta.total_seconds()) * 1_000_000_000 for t in types)
             for key, types in self._bar_types.items()
         }
+        # The fill path looks these up by nautilus id, without formatting the id as text each time.
+        self._types_by_id = {self._ids[key]: tuple(types) for key, types in self._bar_types.items()}
+        self._interval_by_id = {self._ids[key]: value for key, value in self._intervals.items()}
+        self._bar_snapshots: dict[BarType, MarketSnapshot] = {}
 
     def _id(self, instrument_id: str) -> InstrumentId:
         identifier = self._ids.get(instrument_id)
@@ -161,6 +165,13 @@ class KernelMarket:
         bars.reverse()
         return [bar.ts_event for bar in bars], [bar.close.as_double() for bar in bars]
 
+    def bar_snapshot(self, bar: Bar) -> MarketSnapshot:
+        """Return :func:`snapshot_of_bar` of ``bar``, reusing the one already made for the same bar."""
+        snapshot = self._bar_snapshots.get(bar.bar_type)
+        if snapshot is None or snapshot.ts_event != bar.ts_event:
+            snapshot = self._bar_snapshots[bar.bar_type] = snapshot_of_bar(bar)
+        return snapshot
+
     def fill_snapshot(
         self, instrument: Instrument, ts_ns: int, price: float
     ) -> tuple[MarketSnapshot | None, str]:
@@ -171,9 +182,11 @@ class KernelMarket:
         travelled since the previous bar's close (so a stop gapped through still matches).
         """
         slip = FILL_SLIP_TICKS * float(instrument.price_increment)
-        instrument_id = str(instrument.id)
-        quote = self._cache.quote_tick(instrument.id)
+        identifier = instrument.id
+        cache = self._cache
+        quote = cache.quote_tick(identifier)
         if quote is not None and 0 <= ts_ns - quote.ts_event <= QUOTE_FRESH_NS:
+            instrument_id = str(identifier)
             bid, ask = quote.bid_price.as_double(), quote.ask_price.as_double()
             snapshot = MarketSnapshot(
                 snapshot_id=f"{instrument_id}-QUOTE@{quote.ts_event}",
@@ -191,55 +204,55 @@ class KernelMarket:
             if bid - slip <= price <= ask + slip:
                 return snapshot, ""
             return snapshot, f"price {price} outside quote {bid}/{ask}"
-        current: list[Bar] = []
-        previous_closes: list[float] = []
-        newest = self.latest_bar_ts(instrument_id)
-        if newest is None:
+        latest = [
+            (bar_type, bar)
+            for bar_type in self._types_by_id.get(identifier, ())
+            if (bar := cache.bar(bar_type))
+        ]
+        if not latest:
             return None, "no market data for the instrument"
+        newest = max(bar.ts_event for _, bar in latest)
         if newest > ts_ns + QUOTE_FRESH_NS:
             return None, f"latest bar at {newest} is after the fill at {ts_ns}"
-        if ts_ns - newest > self._intervals[instrument_id] + QUOTE_FRESH_NS:
+        if ts_ns - newest > self._interval_by_id[identifier] + QUOTE_FRESH_NS:
             return None, f"latest bar at {newest} is too old for the fill at {ts_ns}"
-        for bar_type in self._bar_types.get(instrument_id, []):
-            last = self._cache.bar(bar_type)
-            if last is None:
-                continue
+        current: list[Bar] = []
+        path: list[float] = []  # the current bars' lows and highs and the closes before them
+        for bar_type, last in latest:
             if last.ts_event == newest:
                 current.append(last)
-                before = self._cache.bar(bar_type, index=1)
+                path.append(last.low.as_double())
+                path.append(last.high.as_double())
+                before = cache.bar(bar_type, index=1)
                 if before is not None:
-                    previous_closes.append(before.close.as_double())
+                    path.append(before.close.as_double())
             else:
-                previous_closes.append(last.close.as_double())
-        low = min([bar.low.as_double() for bar in current] + previous_closes)
-        high = max([bar.high.as_double() for bar in current] + previous_closes)
-        snapshot = snapshot_of_bar(current[0])
+                path.append(last.close.as_double())
+        low, high = min(path), max(path)
+        snapshot = self.bar_snapshot(current[0])
         if low - slip <= price <= high + slip:
             return snapshot, ""
         return snapshot, f"price {price} outside the traded range {low}..{high}"
 
-    def has_data_for(self, instrument_id: str, ts_ns: int) -> bool:
+    def has_data_for(self, instrument_id: str | InstrumentId, ts_ns: int) -> bool:
         """Return True when the cache holds the data a fill at ``ts_ns`` traded against.
 
         That is a quote at or after ``ts_ns``, or a bar at or after it for every bar type of the
         instrument (bid and ask bars of one timestamp arrive one after the other).
         """
-        quote = self._cache.quote_tick(self._id(instrument_id))
+        identifier = self._id(instrument_id) if isinstance(instrument_id, str) else instrument_id
+        cache = self._cache
+        quote = cache.quote_tick(identifier)
         if quote is not None and quote.ts_event >= ts_ns:
             return True
-        types = self._bar_types.get(instrument_id, [])
+        types = self._types_by_id.get(identifier)
         if not types:
             return False
         for bar_type in types:
-            bar = self._cache.bar(bar_type)
+            bar = cache.bar(bar_type)
             if bar is None or bar.ts_event < ts_ns:
                 return False
         return True
-
-    def latest_bar_ts(self, instrument_id: str) -> int | None:
-        """Return the timestamp of the newest cached bar of the instrument, if any."""
-        stamps = [bar.ts_event for t in self._bar_types.get(instrument_id, []) if (bar := self._cache.bar(t))]
-        return max(stamps) if stamps else None
 
     def bar_types_of(self, instrument_id: str) -> list[BarType]:
         """Return the bar types the run streams for ``instrument_id``."""
@@ -342,27 +355,29 @@ class DeskBridge(Actor):
         journal = self._desk.journal
         if journal is not None and not self._journal_each_event:
             records: list[OrderEventRecord] = []
+            add = records.append
             for order in self.cache.orders():
                 meta = self._meta_of_order(order)
-                records.extend(
-                    OrderEventRecord(
-                        meta.asset,
-                        meta.strategy_id,
-                        "",
-                        event.ts_event,
-                        meta.instrument_id,
-                        meta.client_order_id,
-                        type(event).__name__,
-                        meta.order_type,
-                        meta.side,
-                        meta.quantity,
-                        meta.price,
-                        meta.trigger_price,
-                        meta.tag,
-                        _reason(event),
+                for event in order.events:
+                    reason = getattr(event, "reason", None)
+                    add(
+                        OrderEventRecord(
+                            meta.asset,
+                            meta.strategy_id,
+                            "",
+                            event.ts_event,
+                            meta.instrument_id,
+                            meta.client_order_id,
+                            type(event).__name__,
+                            meta.order_type,
+                            meta.side,
+                            meta.quantity,
+                            meta.price,
+                            meta.trigger_price,
+                            meta.tag,
+                            str(reason) if reason else "",
+                        )
                     )
-                    for event in order.events
-                )
             records.sort(key=_by_time_then_order)
             journal.record_order_events(records)
 
@@ -382,7 +397,7 @@ class DeskBridge(Actor):
     def _on_fill_event(self, event: OrderFilled) -> None:
         order = self.cache.order(event.client_order_id)
         tag = ",".join(str(t) for t in order.tags) if order is not None and order.tags else ""
-        if self._market.has_data_for(str(event.instrument_id), event.ts_event):
+        if self._market.has_data_for(event.instrument_id, event.ts_event):
             self._book_fill(event, tag)
         else:
             self._wait_for_data(event, tag)
@@ -485,7 +500,7 @@ class DeskBridge(Actor):
             if (
                 ts_ns is None
                 or ts_ns > event.ts_event
-                or self._market.has_data_for(str(event.instrument_id), event.ts_event)
+                or self._market.has_data_for(event.instrument_id, event.ts_event)
             ):
                 settled.append((event, tag))
             else:
@@ -529,7 +544,7 @@ class DeskBridge(Actor):
         commission = event.commission
         fee = money_to_usd(commission.as_double(), commission.currency.code, instrument, price)
         self._desk.on_fill(
-            FillInput(
+            FillRecord(
                 ts=event.ts_event,
                 venue=event.instrument_id.venue.value,
                 trade_id=str(event.trade_id),

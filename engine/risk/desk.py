@@ -97,26 +97,6 @@ class SizingDecision:
     inputs: dict[str, float | str | None] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class FillInput:
-    """Describe one execution as the venue reported it (quantity positive, side BUY or SELL)."""
-
-    ts: int
-    venue: str
-    trade_id: str
-    client_order_id: str
-    venue_order_id: str
-    strategy_id: str
-    instrument_id: str
-    side: str
-    quantity: float
-    price: float
-    commission_usd: float
-    liquidity: str = ""
-    order_tag: str = ""
-    snapshot_id: str = ""
-
-
 @runtime_checkable
 class RiskDeskClient(Protocol):
     """Accept a risk desk; the engine binds one to every strategy it assembles."""
@@ -446,7 +426,7 @@ class RiskDesk:
 
     # -- fills and closes ----------------------------------------------------------------------
 
-    def on_fill(self, fill: FillInput) -> ClosedTrade | None:
+    def on_fill(self, fill: FillRecord) -> ClosedTrade | None:
         """Book a fill into its ledger once; return the round trip it closes, if any.
 
         A fill already journaled (same venue and trade id) is ignored, so a replay never counts
@@ -456,7 +436,7 @@ class RiskDesk:
         terms = self._terms.get(fill.instrument_id)
         if terms is None:
             return None
-        if self.journal is not None and not self.journal.record_fill(self._fill_record(fill, terms.asset)):
+        if self.journal is not None and not self.journal.record_fill(fill, terms.asset):
             self.duplicate_fills += 1
             return None
         ledger = self.ledgers[terms.asset]
@@ -503,7 +483,7 @@ class RiskDesk:
         cap = self.config.asset_risk(ledger.asset).daily_loss_cap_pct * ledger.day_start_equity_usd
         return ledger.day_realised_usd > -cap
 
-    def _after_close(self, ledger: SubLedger, closed: ClosedTrade, fill: FillInput) -> None:
+    def _after_close(self, ledger: SubLedger, closed: ClosedTrade, fill: FillRecord) -> None:
         if self.journal is not None:
             self.journal.record_close(
                 ts=closed.ts_close,
@@ -707,13 +687,12 @@ class RiskDesk:
         return value * wallet_usd[wallet]
 
     def _marks(self, ledger: SubLedger, extra: Mapping[str, float] | None = None) -> dict[str, float]:
-        marks: dict[str, float] = {}
+        marks: dict[str, float] = dict(extra) if extra else {}
         for instrument_id in ledger.lots:
-            mark = self._market.mark(instrument_id)
-            if mark is not None:
-                marks[instrument_id] = mark
-        if extra:
-            marks.update(extra)
+            if instrument_id not in marks:
+                mark = self._market.mark(instrument_id)
+                if mark is not None:
+                    marks[instrument_id] = mark
         return marks
 
     def _denied(self, reason: str, inputs: dict[str, float | str | None] | None = None) -> SizingDecision:
@@ -759,25 +738,6 @@ class RiskDesk:
             stop_price=intent.stop_price,
             take_profit_price=intent.take_profit_price,
             snapshot_id=snapshot_id,
-        )
-
-    def _fill_record(self, fill: FillInput, asset: str) -> FillRecord:
-        return FillRecord(
-            ts=fill.ts,
-            venue=fill.venue,
-            trade_id=fill.trade_id,
-            client_order_id=fill.client_order_id,
-            venue_order_id=fill.venue_order_id,
-            asset=asset,
-            strategy_id=fill.strategy_id,
-            instrument_id=fill.instrument_id,
-            side=fill.side,
-            quantity=fill.quantity,
-            price=fill.price,
-            commission_usd=fill.commission_usd,
-            liquidity=fill.liquidity,
-            order_tag=fill.order_tag,
-            snapshot_id=fill.snapshot_id,
         )
 
 

@@ -13,7 +13,7 @@ import pytest
 from nautilus_trader.model.enums import OrderSide
 
 from engine.journal import Journal
-from engine.risk import DeskError, FillInput, InstrumentTerms, RiskDesk, SignalStrength, TradeIntent
+from engine.risk import DeskError, FillRecord, InstrumentTerms, RiskDesk, SignalStrength, TradeIntent
 from tests.scenarios.kit import desk_config
 
 BTC = InstrumentTerms("BTCUSDT-LINEAR.BYBIT", "crypto_futures", "BYBIT", 0.1, 0.001, 0.001, 5.0)
@@ -80,7 +80,7 @@ _trade_ids = iter(range(1, 1_000_000))
 
 def _fill(desk, intent, decision, price=None, tag="ENTRY", side=None, ts=None):
     return desk.on_fill(
-        FillInput(
+        FillRecord(
             ts=intent.ts_event if ts is None else ts,
             venue="BYBIT",
             trade_id=f"T-{next(_trade_ids)}",
@@ -219,7 +219,7 @@ def test_replayed_fill_is_counted_once(tmp_path):
     desk = _desk(journal=journal)
     intent = _intent()
     decision = desk.evaluate(intent)
-    fill = FillInput(
+    fill = FillRecord(
         0, "BYBIT", "T-42", "O-1", "V-1", "S-1", BTC.instrument_id, "BUY", 0.01, 100_000.0, 0.6, "", "ENTRY"
     )
     desk.on_fill(fill)

@@ -55,7 +55,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from nautilus_trader.model.enums import OrderSide
 
-from engine.risk import FillInput, InstrumentTerms, RiskDesk, SignalStrength, SizingDecision, TradeIntent
+from engine.risk import FillRecord, InstrumentTerms, RiskDesk, SignalStrength, SizingDecision, TradeIntent
 from engine.risk.config import ASSET_CLASSES, DeskConfig, LadderRung
 from engine.risk.sizing import Clamp, apply_clamps, floor_to_step, ladder_multiplier, throttled_risk_fraction
 from tests.scenarios.kit import deep_merge, desk_config
@@ -589,7 +589,7 @@ class DeskSimulation(RuleBasedStateMachine):
                 position.fees_usd += fee
 
         closed = self.desk.on_fill(
-            FillInput(
+            FillRecord(
                 ts=self.ts,
                 venue=sim.terms.venue,
                 trade_id=f"T-{self.fill_count}",
@@ -900,7 +900,7 @@ def _fill(
     trade_id = next(trade_ids)
     sim = INSTRUMENTS[instrument_id]
     desk.on_fill(
-        FillInput(
+        FillRecord(
             ts=START_NS,
             venue=sim.terms.venue,
             trade_id=f"T-{trade_id}",

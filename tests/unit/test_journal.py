@@ -43,7 +43,6 @@ FILL = FillRecord(
     trade_id="T-1",
     client_order_id="O-1",
     venue_order_id="V-1",
-    asset="crypto_spot",
     strategy_id="EMACross-001",
     instrument_id="BTCUSDT.BYBIT",
     side="BUY",
@@ -120,7 +119,7 @@ def _record_everything(journal: Journal) -> int:
         snapshot_id=SNAPSHOT.snapshot_id,
     )
     _order_event(journal, ts=SNAPSHOT.ts_event + 1)
-    assert journal.record_fill(FILL)
+    assert journal.record_fill(FILL, "crypto_spot")
     journal.record_refused_fill(
         ts=FILL.ts + 1,
         venue="BYBIT",
@@ -215,6 +214,7 @@ def test_every_table_gets_rows_that_read_back_with_their_columns(tmp_path: Path,
         (fill,) = journal.rows("fills")
         for field in dataclasses.fields(FillRecord):
             assert fill[field.name] == getattr(FILL, field.name), field.name
+        assert fill["asset"] == "crypto_spot"
 
         (refused,) = journal.rows("refused_fills")
         assert (refused["trade_id"], refused["price"], refused["snapshot_id"]) == ("T-9", 120.0, "")
@@ -248,21 +248,23 @@ def test_schema_uses_portable_types_only(tmp_path: Path) -> None:
 def test_a_replayed_fill_is_never_counted_twice(tmp_path: Path, mode: str) -> None:
     path = tmp_path / "journal.sqlite"
     with Journal(path, run_id="run-1", mode=mode) as journal:
-        assert journal.record_fill(FILL) is True
-        assert journal.record_fill(FILL) is False
-        assert journal.record_fill(dataclasses.replace(FILL, ts=FILL.ts + 1, price=1.0)) is False
+        assert journal.record_fill(FILL, "crypto_spot") is True
+        assert journal.record_fill(FILL, "crypto_spot") is False
+        assert (
+            journal.record_fill(dataclasses.replace(FILL, ts=FILL.ts + 1, price=1.0), "crypto_spot") is False
+        )
         assert journal.count("fills") == 1
-        assert journal.record_fill(FILL) is False
+        assert journal.record_fill(FILL, "crypto_spot") is False
     with Journal(path, run_id="run-2", mode=mode) as journal:
-        assert journal.record_fill(dataclasses.replace(FILL, ts=FILL.ts + 5)) is False
+        assert journal.record_fill(dataclasses.replace(FILL, ts=FILL.ts + 5), "crypto_spot") is False
         assert journal.count("fills") == 1
         assert journal.rows("fills")[0]["run_id"] == "run-1"
 
 
 def test_the_same_trade_id_on_another_venue_is_a_different_fill(tmp_path: Path) -> None:
     with Journal(tmp_path / "journal.sqlite", run_id="run-1", mode="paper") as journal:
-        assert journal.record_fill(FILL)
-        assert journal.record_fill(dataclasses.replace(FILL, venue="BINANCE"))
+        assert journal.record_fill(FILL, "crypto_spot")
+        assert journal.record_fill(dataclasses.replace(FILL, venue="BINANCE"), "crypto_spot")
         assert journal.count("fills") == 2
         assert journal.count("fills", trade_id="T-1", venue="BINANCE") == 1
 
@@ -270,7 +272,7 @@ def test_the_same_trade_id_on_another_venue_is_a_different_fill(tmp_path: Path) 
 def test_fills_and_operator_actions_are_committed_at_once(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite"
     with Journal(path, run_id="run-1", mode="live") as journal:
-        journal.record_fill(FILL)
+        journal.record_fill(FILL, "crypto_spot")
         journal.record_operator_action(ts=5, operator="bob", action="flatten", asset="forex", detail={})
         assert _count(path, "fills") == 1
         assert _count(path, "operator_actions") == 1
@@ -298,7 +300,7 @@ def test_fresh_wipes_the_file(tmp_path: Path) -> None:
             assert journal.count(table) == expected, table
         assert journal.rows("runs")[0]["run_id"] == "run-2"
         assert _signal(journal) == 1
-        assert journal.record_fill(FILL)
+        assert journal.record_fill(FILL, "crypto_spot")
 
 
 def test_bad_mode_unknown_table_column_and_asset_raise(tmp_path: Path) -> None:
@@ -361,8 +363,8 @@ def test_rows_survive_a_crash_up_to_the_last_flush(tmp_path: Path) -> None:
         "j.record_order_event(ts=1, **kw)\n"
         "j.flush()\n"
         "j.record_order_event(ts=2, **kw)\n"
-        "j.record_fill(FillRecord(3, 'IB', 'T-1', 'O', 'V', 'forex', 'S', 'EUR/USD.IDEALPRO', 'BUY', 1.0,\n"
-        "                         1.1, 0.0, 'MAKER', 'ENTRY', ''))\n"
+        "j.record_fill(FillRecord(3, 'IB', 'T-1', 'O', 'V', 'S', 'EUR/USD.IDEALPRO', 'BUY', 1.0, 1.1, 0.0,\n"
+        "                         'MAKER', 'ENTRY', ''), 'forex')\n"
         "os._exit(1)\n"
     )
     root = Path(__file__).resolve().parents[2]
@@ -371,7 +373,9 @@ def test_rows_survive_a_crash_up_to_the_last_flush(tmp_path: Path) -> None:
     with Journal(path, run_id="after", mode="live") as journal:
         assert [row["ts"] for row in journal.rows("order_events")] == [1]
         assert journal.count("fills", run_id="crash") == 1
-        assert journal.record_fill(dataclasses.replace(FILL, venue="IB", trade_id="T-1")) is False
+        assert (
+            journal.record_fill(dataclasses.replace(FILL, venue="IB", trade_id="T-1"), "crypto_spot") is False
+        )
 
 
 def test_a_full_buffer_is_written_without_an_explicit_flush(tmp_path: Path) -> None:
