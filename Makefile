@@ -18,6 +18,7 @@ setup: $(STAMP)
 
 ingest: $(STAMP)
 	$(PY) -m catalog.ingest --config configs/catalog/sample.toml
+	$(PY) -m catalog.options --config configs/catalog/options.toml
 
 run: ingest
 	$(PY) -m engine.backtest --config $(CONFIG)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import msgspec
 
 from catalog.errors import CatalogConfigError
+from catalog.funding import FundingSpec, check_funding_specs
 from catalog.tomlconfig import describe_validation_error, read_toml
 
 InstrumentKind = Literal["crypto_perpetual", "crypto_spot", "currency_pair", "equity"]
@@ -164,8 +165,8 @@ class InstrumentSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     venue : str, optional
         Defaults: ``BYBIT`` (crypto), ``IDEALPRO`` (currency_pair), ``ARCA`` (equity).
     instrument_id : str, optional
-        Override of the derived id (``BTCUSDT-LINEAR.BYBIT``, ``BTCUSDT.BYBIT``,
-        ``EUR/USD.IDEALPRO``, ``SPY.ARCA``).
+        Override of the derived id (``BTCUSDT-LINEAR.BYBIT`` and ``BTCUSDT-SPOT.BYBIT`` as nautilus'
+        Bybit adapter names them, ``EUR/USD.IDEALPRO``, ``SPY.ARCA``).
     bybit_instruments_info, bybit_fee_rate : str, optional
         Recorded Bybit V5 ``instruments-info`` and ``fee-rate`` payloads (JSON files).
     """
@@ -196,7 +197,7 @@ class InstrumentSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         if self.instrument_id is not None:
             return self.instrument_id
         venue = self.venue or _DEFAULT_VENUE[self.kind]
-        suffix = "-LINEAR" if self.kind == "crypto_perpetual" else ""
+        suffix = {"crypto_perpetual": "-LINEAR", "crypto_spot": "-SPOT"}.get(self.kind, "")
         return f"{self.symbol}{suffix}.{venue}"
 
 
@@ -206,6 +207,7 @@ class CatalogConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     instruments: tuple[InstrumentSpec, ...]
     sources: tuple[SourceSpec, ...]
     catalog: CatalogSection = CatalogSection()
+    funding: tuple[FundingSpec, ...] = ()
 
     def with_catalog_path(self, path: str | Path) -> CatalogConfig:
         """Return a copy writing to another catalog directory.
@@ -352,6 +354,8 @@ def _check_semantics(config: CatalogConfig, origin: str) -> None:
                     value,
                     "has_header = false needs 0-based column positions",
                 )
+    perpetuals = [inst.id for inst in config.instruments if inst.kind == "crypto_perpetual"]
+    check_funding_specs(config.funding, perpetuals, origin)
 
 
 def _split_bar_spec(value: str) -> tuple[int, str]:

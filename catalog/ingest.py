@@ -28,6 +28,7 @@ from nautilus_trader.persistence.funcs import class_to_filename, urisafe_identif
 
 from catalog.config import CatalogConfig, SourceSpec, load_catalog_config
 from catalog.errors import BadDataError, CatalogError
+from catalog.funding import build_funding, write_funding
 from catalog.instruments import build_instrument
 from catalog.readers import read_source
 from catalog.validate import ValidationResult, validate_bars
@@ -64,6 +65,7 @@ class IngestReport(msgspec.Struct, frozen=True):
     gaps: dict[str, int]
     off_tick: dict[str, int] = {}
     quarantine_dir: str = ""
+    funding: dict[str, str] = {}
 
     def to_json_line(self) -> str:
         """Return the one-line JSON summary the CLI prints."""
@@ -101,6 +103,7 @@ def ingest(config: CatalogConfig) -> IngestReport:
     instruments = {spec.id: build_instrument(spec) for spec in config.instruments}
     results = [_validate_source(config, source, instruments[source.instrument]) for source in config.sources]
     _raise_if_too_bad(config, results)
+    funding = [build_funding(spec) for spec in config.funding]  # read and checked before any write
 
     bars = {
         source.bar_type: _to_bars(source, result, instruments[source.instrument])
@@ -111,6 +114,9 @@ def ingest(config: CatalogConfig) -> IngestReport:
     _write_catalog(catalog_dir, list(instruments.values()), bars)
     for result in results:
         _write_reports(quarantine_dir, result)
+    for series in funding:
+        path = write_funding(catalog_dir, series)
+        _LOG.info("%s: funding series (%s) written to %s", series.instrument_id, series.source, path)
 
     return IngestReport(
         catalog=str(catalog_dir),
@@ -120,6 +126,7 @@ def ingest(config: CatalogConfig) -> IngestReport:
         gaps={r.source_name: r.gaps.height for r in results},
         off_tick={r.source_name: r.off_tick_rows for r in results},
         quarantine_dir=str(quarantine_dir),
+        funding={series.instrument_id: series.source for series in funding},
     )
 
 

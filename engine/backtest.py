@@ -15,7 +15,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,12 +33,15 @@ from nautilus_trader.model.objects import Money
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from nautilus_trader.trading.strategy import Strategy
 
+from catalog.funding import FundingSeries, load_funding
+from engine import carry as carry_lib
 from engine import metrics as metrics_lib
 from engine import results
 from engine.configs import ConfigError, RunConfig, VenueSection, load_run_config
 from engine.equity import EquitySampler, EquitySamplerConfig
 from engine.importing import resolve
 from engine.journal import Journal
+from engine.options import CHAIN_CLIENT_ID, OptionData, load_option_data, wrap_greeks
 from engine.risk import DeskConfig, DeskConfigError, LedgerError, RiskDesk, RiskDeskClient, load_desk_config
 from engine.risk.bridge import USD_LIKE, DeskBridge, KernelBroker, KernelMarket, terms_from_instrument
 
@@ -55,6 +58,8 @@ class MarketData:
 
     instruments: list[Instrument]
     bars: list[Bar]
+    funding: dict[str, FundingSeries] = field(default_factory=dict)
+    options: OptionData | None = None
 
 
 @dataclass
@@ -68,6 +73,7 @@ class AssembledBacktest:
     sampler: EquitySampler
     strategies: list[Strategy]
     bars_processed: int
+    carry: carry_lib.CarryActor | None = None
 
 
 def load_market_data(config: RunConfig) -> MarketData:
@@ -101,7 +107,14 @@ def load_market_data(config: RunConfig) -> MarketData:
                 f"between {config.data.start} and {config.data.end}: {hint}"
             )
         bars.extend(series)
-    return MarketData(instruments=instruments, bars=bars)
+    funding: dict[str, FundingSeries] = {}
+    if config.carry is not None and config.carry.funding:
+        for instrument in instruments:
+            series_of = load_funding(path, str(instrument.id))
+            if series_of is not None:
+                funding[str(instrument.id)] = series_of
+    options = load_option_data(catalog, config.data.option_chains, config.data.start, config.data.end)
+    return MarketData(instruments=instruments, bars=bars, funding=funding, options=options)
 
 
 def venue_kwargs(venue: VenueSection, seed: int) -> dict[str, Any]:
@@ -205,11 +218,17 @@ def assemble(
             risk_engine=RiskEngineConfig(bypass=False),
         )
     )
+    venue_links: dict[str, carry_lib.VenueLink] = {}
     for venue in config.venues:
-        engine.add_venue(**venue_kwargs(venue, config.run.seed))
+        kwargs = venue_kwargs(venue, config.run.seed)
+        if config.carry is not None:  # carry books payments into the venue account through this module
+            venue_links[venue.name] = carry_lib.VenueLink(venue.base_currency or "USD")
+            kwargs["modules"] = [venue_links[venue.name]]
+        engine.add_venue(**kwargs)
     venue_names = {venue.name for venue in config.venues}
     desk_config = desk_config or load_desk(config)
-    market = KernelMarket(engine.cache, config.data.bar_types)
+    option_bar_types = data.options.bar_types if data.options is not None else []
+    market = KernelMarket(engine.cache, [*config.data.bar_types, *option_bar_types])
     desk = RiskDesk(
         desk_config,
         mode=config.desk.mode,
@@ -218,17 +237,24 @@ def assemble(
         journal=journal,
         wallet_usd=wallet_totals(config),
     )
-    for instrument in data.instruments:
+    option_instruments = data.options.instruments if data.options is not None else []
+    for instrument in [*data.instruments, *option_instruments]:
         if instrument.id.venue.value not in venue_names:
             raise ConfigError(
                 f"instrument {instrument.id} trades on {instrument.id.venue}, which `venues` does not define"
             )
         engine.add_instrument(instrument)
+        if str(instrument.id) in config.data.reference_instruments:
+            continue  # data only (e.g. an option's underlying): no sub-ledger, never traded
         try:
             desk.register_instrument(terms_from_instrument(instrument))
         except LedgerError as exc:
             raise ConfigError(str(exc)) from exc
     engine.add_data(data.bars, sort=True)
+    if data.options is not None and data.options.bars:
+        engine.add_data(data.options.bars, sort=True)
+    if data.options is not None and data.options.greeks:
+        engine.add_data(wrap_greeks(data.options.greeks), client_id=CHAIN_CLIENT_ID, sort=True)
     engine.add_actor(DeskBridge(desk, market, engine.kernel.risk_engine.set_trading_state))
     sampler = EquitySampler(
         EquitySamplerConfig(
@@ -237,6 +263,9 @@ def assemble(
         )
     )
     engine.add_actor(sampler)
+    carry_actor = _carry_actor(config, data, desk, market, venue_links)
+    if carry_actor is not None:
+        engine.add_actor(carry_actor)
     strategies = build_strategies(config)
     for strategy in strategies:
         if not isinstance(strategy, RiskDeskClient):
@@ -246,7 +275,38 @@ def assemble(
             )
         strategy.bind_risk_desk(desk)
         engine.add_strategy(strategy)
-    return AssembledBacktest(config, engine, desk, journal, sampler, strategies, len(data.bars))
+    return AssembledBacktest(config, engine, desk, journal, sampler, strategies, len(data.bars), carry_actor)
+
+
+def _carry_actor(
+    config: RunConfig,
+    data: MarketData,
+    desk: RiskDesk,
+    market: KernelMarket,
+    venue_links: dict[str, carry_lib.VenueLink],
+) -> carry_lib.CarryActor | None:
+    """Build the carry actor the run config's ``[carry]`` section asks for (docs/carry.md)."""
+    section = config.carry
+    if section is None:
+        return None
+    carry_config = carry_lib.load_carry_config(section.config)
+    window = (min(b.ts_event for b in data.bars), max(b.ts_event for b in data.bars)) if data.bars else None
+    carry_lib.check_carry_inputs(
+        data.instruments,
+        data.funding,
+        carry_config if section.fx_swaps else carry_lib.CarryConfig(funding=carry_config.funding),
+        charge_funding=section.funding,
+        window_ns=window,
+        origin=section.config,
+    )
+    return carry_lib.CarryActor(
+        desk,
+        market,
+        data.funding if section.funding else {},
+        carry_config,
+        adjusters={name: link.adjust for name, link in venue_links.items()},
+        fx_swaps=section.fx_swaps,
+    )
 
 
 def _equity_frame(sampler: EquitySampler) -> pd.DataFrame:
@@ -336,6 +396,11 @@ def run_backtest(config: RunConfig, out_dir: Path) -> dict[str, Any]:
         "journal": str(journal_path),
         "tearsheet": tearsheet_path,
     }
+    carry_report = (
+        assembled.carry.summary() if assembled.carry is not None else carry_lib.off_summary(data.instruments)
+    )
+    summary["funding"] = carry_report["funding"]  # source (recorded / constant / off), payments, total_usd
+    summary["fx_swaps"] = carry_report["fx_swaps"]
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     engine.dispose()
     journal.close()

@@ -42,6 +42,10 @@ class DataSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     bar_types: list[str] = msgspec.field(default_factory=list)
     start: str | None = None
     end: str | None = None
+    # Options (docs/options.md): underlyings whose OptionContracts, MID bars and chain greeks are
+    # loaded from the catalog; and instruments streamed as data only (no sub-ledger, never traded).
+    option_chains: list[str] = msgspec.field(default_factory=list)
+    reference_instruments: list[str] = msgspec.field(default_factory=list)
 
 
 class FillModelSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -115,6 +119,20 @@ class ReportSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     equity_sample_minutes: int = 60
 
 
+class CarrySection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Charge carry during the run: perpetual funding and FX swaps (docs/carry.md).
+
+    ``funding`` charges every open perpetual at each settlement from its funding series in the
+    catalog (``<catalog>/funding/``; a perpetual without one fails the run at assembly). ``fx_swaps``
+    charges the daily FX rollover of the pairs ``config`` lists. ``config`` is the carry file
+    (settlement schedule and swap rates), relative to the working directory.
+    """
+
+    funding: bool = True
+    fx_swaps: bool = True
+    config: str = "configs/carry.toml"
+
+
 class RunConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Hold everything a backtest (or any other mode) needs to assemble its kernel."""
 
@@ -124,6 +142,7 @@ class RunConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     strategies: list[StrategySection]
     desk: DeskSection = msgspec.field(default_factory=DeskSection)
     report: ReportSection = msgspec.field(default_factory=ReportSection)
+    carry: CarrySection | None = None
 
 
 def load_run_config(path: str | Path) -> RunConfig:
@@ -163,10 +182,11 @@ def _check_semantics(file: Path, config: RunConfig) -> None:
     if not config.data.bar_types:
         raise ConfigError(f"{file}: `data.bar_types` must list at least one bar type (value: [])")
     for index, venue in enumerate(config.venues):
-        if not venue.base_currency:
+        if not venue.base_currency and venue.account_type != "CASH":
             raise ConfigError(
-                f"{file}: `venues[{index}].base_currency` is required: equity, sizing and reports are "
-                f"valued in it (value: {venue.base_currency!r})"
+                f"{file}: `venues[{index}].base_currency` is required for a {venue.account_type} account: "
+                f"equity, sizing and reports are valued in it (value: {venue.base_currency!r}); only a "
+                "CASH (spot) account may omit it and is then valued in USD"
             )
         if not venue.starting_balances:
             raise ConfigError(f"{file}: `venues[{index}].starting_balances` must not be empty (value: [])")

@@ -16,13 +16,22 @@ from nautilus_trader.config import StrategyConfig
 from nautilus_trader.indicators.base import Indicator
 from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import OrderSide, OrderType, PriceType, TimeInForce
-from nautilus_trader.model.events import OrderCanceled, OrderDenied, OrderExpired, OrderRejected
+from nautilus_trader.model.events import (
+    OrderCanceled,
+    OrderDenied,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    PositionClosed,
+)
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.trading.strategy import Strategy
 
 from engine.risk import RiskDesk, SignalStrength, SizingDecision, TradeIntent
 from engine.risk.bridge import snapshot_of_bar
+from strategies.features.config import SessionsConfig, load_sessions_config
+from strategies.features.router import EntryRouter
 
 ENTRY_TAG = "ENTRY"
 STOP_LOSS_TAG = "SL"
@@ -30,6 +39,7 @@ TAKE_PROFIT_TAG = "TP"
 SIGNAL_EXIT_TAG = "SIGNAL_EXIT"
 UNPROTECTED_EXIT_TAG = "UNPROTECTED_EXIT"
 KILL_EXIT_TAG = "KILL_EXIT"
+TIME_EXIT_TAG = "TIME_EXIT"
 PROTECTIVE_TAGS = frozenset({STOP_LOSS_TAG, TAKE_PROFIT_TAG})
 
 
@@ -60,6 +70,25 @@ class SignalStrategyConfig(StrategyConfig, frozen=True, kw_only=True):
         For limit entries, cancel an unfilled entry after this many bars (0 keeps it GTC).
     reverse_on_opposite : bool
         Flatten and reverse when an opposite signal arrives while a position is open.
+    time_stop_bars : int
+        Close a position at market (tag ``TIME_EXIT``) once it has been held for this many signal
+        bars after its entry filled (0: no time stop).
+    trailing_activation_r : float
+        Start trailing the stop once the best close is this many initial risks (``R``, the entry's
+        distance to its stop) in profit (0: no trailing).
+    trailing_distance_r : float
+        While trailing, keep the stop this many ``R`` behind the best close; it only ever tightens.
+    allowed_sessions : list[str], optional
+        Open entries only on signal bars (by ``ts_event``, UTC) inside one of these sessions, e.g.
+        ``["ASIA", "EU"]`` (None: no restriction). Refusals are journaled as ``session_not_allowed``.
+    allowed_regimes, disallowed_regimes : list[str], optional
+        Open entries only when the signal bar's regime flags include one of ``allowed_regimes`` and
+        none of ``disallowed_regimes`` (``TREND_UP``, ``TREND_DOWN``, ``RANGE``, ``HIGH_VOL``,
+        ``UNKNOWN``; None: no restriction). Refusals are journaled as ``regime_not_allowed``.
+        Exits, stops and targets are never routed (``docs/sessions-regimes.md``).
+    sessions_config : str, optional
+        A sessions/regimes TOML file (``configs/sessions.toml``) read when the strategy is built;
+        None uses the same values built in.
     """
 
     instrument_id: InstrumentId
@@ -68,6 +97,13 @@ class SignalStrategyConfig(StrategyConfig, frozen=True, kw_only=True):
     limit_offset_ticks: int = 0
     entry_expire_bars: int = 0
     reverse_on_opposite: bool = True
+    time_stop_bars: int = 0
+    trailing_activation_r: float = 0.0
+    trailing_distance_r: float = 0.0
+    allowed_sessions: list[str] | None = None
+    allowed_regimes: list[str] | None = None
+    disallowed_regimes: list[str] | None = None
+    sessions_config: str | None = None
 
 
 class SignalStrategy(Strategy):
@@ -87,6 +123,30 @@ class SignalStrategy(Strategy):
         self._limit_offset_ticks = config.limit_offset_ticks
         self._entry_expire_bars = config.entry_expire_bars
         self._reverse = config.reverse_on_opposite
+        if config.time_stop_bars < 0:
+            raise ValueError(f"time_stop_bars must be >= 0 (value: {config.time_stop_bars})")
+        if config.trailing_activation_r < 0 or config.trailing_distance_r < 0:
+            raise ValueError(
+                "trailing_activation_r and trailing_distance_r must be >= 0 "
+                f"(values: {config.trailing_activation_r}, {config.trailing_distance_r})"
+            )
+        if (config.trailing_activation_r > 0) != (config.trailing_distance_r > 0):
+            raise ValueError("set both trailing_activation_r and trailing_distance_r, or neither")
+        self._time_stop_bars = config.time_stop_bars
+        self._trail_activation = config.trailing_activation_r
+        self._trail_distance = config.trailing_distance_r
+        self._manages_position = config.time_stop_bars > 0 or config.trailing_activation_r > 0
+        self._held: _HeldPosition | None = None
+        self._stop_id: ClientOrderId | None = None
+        self._entry_stop: float | None = None
+        self._router = EntryRouter(
+            load_sessions_config(config.sessions_config) if config.sessions_config else SessionsConfig(),
+            allowed_sessions=config.allowed_sessions,
+            allowed_regimes=config.allowed_regimes,
+            disallowed_regimes=config.disallowed_regimes,
+            origin=f"{type(config).__name__}",
+        )
+        self._regime_feed = self._router.update if self._router.tracks_regimes else None
         self._desk: RiskDesk | None = None
         self._instrument: Instrument | None = None
         self._warm_indicators: list[Indicator] = []
@@ -140,6 +200,10 @@ class SignalStrategy(Strategy):
             if pending is not None and pending[1].ts_event == bar.ts_event:
                 self._act(*pending)
             return
+        if self._regime_feed is not None:
+            self._regime_feed(bar.high.as_double(), bar.low.as_double(), bar.close.as_double())
+        if self._held is not None and self._manage_position(bar):
+            return
         for indicator in self._warm_indicators:
             if not indicator.initialized:
                 return
@@ -164,6 +228,21 @@ class SignalStrategy(Strategy):
         self._release_if_entry(event)
         self._guard_protection(event)
 
+    def on_order_filled(self, event: OrderFilled) -> None:
+        """Start tracking a position for the time stop and the trailing stop when its entry fills."""
+        if not self._manages_position or self._entry_id is None or event.client_order_id != self._entry_id:
+            return
+        price = event.last_px.as_double()
+        stop = self._entry_stop if self._entry_stop is not None else price
+        long = event.order_side == OrderSide.BUY
+        if self._held is None or self._held.long != long:
+            self._held = _HeldPosition(long=long, entry=price, risk=abs(price - stop), best=price, bars=0)
+
+    def on_position_closed(self, event: PositionClosed) -> None:
+        """Stop tracking the closed position."""
+        if event.instrument_id == self._instrument_id:
+            self._held = None
+
     def on_order_canceled(self, event: OrderCanceled) -> None:
         """Give the desk back the budget reserved for a cancelled entry."""
         self._release_if_entry(event)
@@ -171,6 +250,38 @@ class SignalStrategy(Strategy):
     def on_order_expired(self, event: OrderExpired) -> None:
         """Give the desk back the budget reserved for an expired entry."""
         self._release_if_entry(event)
+
+    def _manage_position(self, bar: Bar) -> bool:
+        """Apply the time stop and the trailing stop to the held position; return True if it closed."""
+        held = self._held
+        assert held is not None
+        held.bars += 1
+        if 0 < self._time_stop_bars <= held.bars:
+            self._held = None
+            self.cancel_all_orders(self._instrument_id)
+            self.close_all_positions(self._instrument_id, tags=[TIME_EXIT_TAG])
+            return True
+        if self._trail_activation > 0.0 and held.risk > 0.0:
+            close = bar.close.as_double()
+            held.best = max(held.best, close) if held.long else min(held.best, close)
+            gain = held.best - held.entry if held.long else held.entry - held.best
+            if gain >= self._trail_activation * held.risk:
+                offset = self._trail_distance * held.risk
+                self._tighten_stop(held.best - offset if held.long else held.best + offset, held.long, close)
+        return False
+
+    def _tighten_stop(self, level: float, long: bool, close: float) -> None:
+        if self._stop_id is None or self._instrument is None:
+            return
+        order = self.cache.order(self._stop_id)
+        if order is None or not order.is_open or order.is_pending_update:
+            return
+        current = order.trigger_price.as_double()
+        target = self._on_tick_grid(level)
+        tick = float(self._instrument.price_increment)
+        # a stop on the wrong side of the market would trigger at once: only move it while it stays out
+        if (long and current + tick <= target < close) or (not long and close < target <= current - tick):
+            self.modify_order(order, trigger_price=self._instrument.make_price(target))
 
     def _release_if_entry(self, event: OrderRejected | OrderDenied | OrderCanceled | OrderExpired) -> None:
         order = self.cache.order(event.client_order_id)
@@ -261,8 +372,11 @@ class SignalStrategy(Strategy):
             strength=proposal.strength,
             ts_event=bar.ts_event,
             snapshot=snapshot_of_bar(bar),
+            session="+".join(sorted(self._router.sessions(bar.ts_event))) or "NONE",
+            regime=self._router.regime(),
         )
-        decision = self._desk.evaluate(intent)
+        refusal = self._router.refusal(bar.ts_event)
+        decision = self._desk.deny(intent, refusal) if refusal else self._desk.evaluate(intent)
         self.last_decision = decision
         if not decision.approved or decision.quantity is None:
             return
@@ -288,6 +402,10 @@ class SignalStrategy(Strategy):
             tp_tags=[TAKE_PROFIT_TAG],
         )
         self._entry_id = bracket.first.client_order_id
+        self._entry_stop = proposal.stop_price
+        self._stop_id = next(
+            (order.client_order_id for order in bracket.orders if STOP_LOSS_TAG in (order.tags or [])), None
+        )
         self.submit_order_list(bracket)
 
     def _on_tick_grid(self, price: float) -> float:
@@ -301,6 +419,17 @@ class SignalStrategy(Strategy):
             return reference
         offset = self._limit_offset_ticks * float(instrument.price_increment)
         return reference - offset if side == OrderSide.BUY else reference + offset
+
+
+@dataclass(slots=True)
+class _HeldPosition:
+    """What the time stop and the trailing stop track of the open position."""
+
+    long: bool
+    entry: float
+    risk: float
+    best: float
+    bars: int
 
 
 def _quote_sibling(bar_type: BarType) -> BarType | None:

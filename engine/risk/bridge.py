@@ -17,7 +17,7 @@ from nautilus_trader.cache.cache import Cache
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.config import ActorConfig
 from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.enums import CurrencyType, TradingState
+from nautilus_trader.model.enums import CurrencyType, PriceType, TradingState
 from nautilus_trader.model.events import OrderEvent, OrderFilled, OrderInitialized
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
 from nautilus_trader.model.instruments import (
@@ -155,6 +155,21 @@ class KernelMarket:
         if not latest:
             return None
         return sum(bar.close.as_double() for bar in latest) / len(latest)
+
+    def side_mark(self, instrument_id: str, long: bool) -> float | None:
+        """Return where a position would close: a long at the bid, a short at the ask.
+
+        From the latest quote, else the latest bid or ask bar's close; with trade (LAST) bars only,
+        :meth:`mark`.
+        """
+        quote = self._cache.quote_tick(self._id(instrument_id))
+        if quote is not None:
+            return (quote.bid_price if long else quote.ask_price).as_double()
+        wanted = PriceType.BID if long else PriceType.ASK
+        for bar in self._latest_bars(instrument_id):
+            if bar.bar_type.spec.price_type == wanted:
+                return bar.close.as_double()
+        return self.mark(instrument_id)
 
     def closes(self, instrument_id: str, count: int) -> tuple[Sequence[int], Sequence[float]]:
         """Return up to ``count`` recent bar closes of the instrument's first bar type, oldest first."""

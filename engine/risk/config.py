@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -142,6 +143,49 @@ class KillSwitchConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only
     close_profitable_on_trip: bool = False
 
 
+class ForexRules(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Hold the forex-only rules: the 24/5 calendar, blackouts, the USD-leg group and IDEALPRO lots.
+
+    ``calendar`` refuses new forex entries while the market is closed (Friday ``rollover`` to Sunday
+    ``rollover``, ``timezone`` local time), ``open_blackout_minutes`` after the Sunday open and
+    ``rollover_blackout_minutes`` either side of each weekday rollover. ``usd_leg_group`` counts
+    pairs holding the USD leg in the same direction (long EUR/USD and short USD/JPY are both short
+    USD) as one group whose notional may not exceed ``usd_group_exposure_cap`` of the ledger's
+    equity. Sizes are floored to ``lot_step_units`` (IDEALPRO takes any whole unit) and skipped
+    below ``min_order_units``.
+    """
+
+    calendar: bool = True
+    timezone: str = "America/New_York"
+    rollover: str = "17:00"
+    open_blackout_minutes: int = 60
+    rollover_blackout_minutes: int = 5
+    usd_leg_group: bool = True
+    usd_group_exposure_cap: float = 0.15
+    lot_step_units: float = 1.0
+    min_order_units: float = 0.0
+
+
+class PerpsRules(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Hold the perpetual-only rules (docs/carry.md).
+
+    ``leverage_caps`` maps an instrument id to its own leverage cap: the instrument's notional may
+    not exceed cap x the ledger's equity (the crypto_futures ``leverage_cap`` still bounds the ledger).
+    ``margin_mode`` (``isolated`` or ``cross``) is recorded and validated; the liquidation price the
+    ``liq_buffer`` guard checks is the isolated one, which cross margin can only push further away.
+    ``sl_tp_trigger`` is the nautilus ``TriggerType`` name for perpetual stops and targets (venues
+    trigger on it; backtests on bar data trigger on the bar, there is no separate mark series).
+    ``funding_filter_rate`` denies entries (``funding_filter``) while the latest settled funding rate
+    against the trade's direction exceeds it (longs pay a positive rate, shorts a negative one);
+    0 turns the filter off.
+    """
+
+    margin_mode: Literal["isolated", "cross"] = "isolated"
+    sl_tp_trigger: Literal["MARK_PRICE", "LAST_PRICE", "INDEX_PRICE", "DEFAULT"] = "MARK_PRICE"
+    funding_filter_rate: float = 0.0
+    leverage_caps: dict[str, float] = msgspec.field(default_factory=dict)
+
+
 class RiskConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Set the guards: per-asset rails, cooldown after risk events, correlation and the kill switch.
 
@@ -156,6 +200,8 @@ class RiskConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
     correlation: CorrelationConfig = msgspec.field(default_factory=CorrelationConfig)
     kill_switch: KillSwitchConfig = msgspec.field(default_factory=KillSwitchConfig)
     assets: AssetRiskTable = msgspec.field(default_factory=AssetRiskTable)
+    forex: ForexRules = msgspec.field(default_factory=ForexRules)
+    perps: PerpsRules = msgspec.field(default_factory=PerpsRules)
 
 
 # -- sizing.toml ----------------------------------------------------------------------------------
@@ -366,6 +412,8 @@ def check_desk_config(
         _fail(
             risk_file, "kill_switch.consecutive_losses", risk.kill_switch.consecutive_losses, "must be >= 1"
         )
+    _check_forex_rules(risk.forex, risk_file)
+    _check_perps_rules(risk.perps, risk_file)
 
     sizing = config.sizing
     if not 0.0 < sizing.pair_cap_fraction <= 1.0:
@@ -387,6 +435,34 @@ def check_desk_config(
                 numbers.risk_fraction,
                 f"must lie in its band [{numbers.risk_fraction_min}, {numbers.risk_fraction_max}]",
             )
+
+
+def _check_forex_rules(forex: ForexRules, risk_file: str) -> None:
+    try:
+        ZoneInfo(forex.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        _fail(risk_file, "forex.timezone", forex.timezone, "is not an IANA time zone")
+    hours, _, minutes = forex.rollover.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+        _fail(risk_file, "forex.rollover", forex.rollover, "must be HH:MM")
+    for name in ("open_blackout_minutes", "rollover_blackout_minutes"):
+        value = getattr(forex, name)
+        if not 0 <= value < 24 * 60:
+            _fail(risk_file, f"forex.{name}", value, "must be in [0, 1440)")
+    if not forex.usd_group_exposure_cap > 0.0:
+        _fail(risk_file, "forex.usd_group_exposure_cap", forex.usd_group_exposure_cap, "must be positive")
+    if not forex.lot_step_units > 0.0:
+        _fail(risk_file, "forex.lot_step_units", forex.lot_step_units, "must be positive")
+    if forex.min_order_units < 0.0:
+        _fail(risk_file, "forex.min_order_units", forex.min_order_units, "must not be negative")
+
+
+def _check_perps_rules(perps: PerpsRules, risk_file: str) -> None:
+    if not 0.0 <= perps.funding_filter_rate < 0.01:
+        _fail(risk_file, "perps.funding_filter_rate", perps.funding_filter_rate, "must be in [0, 0.01)")
+    for instrument_id, cap in perps.leverage_caps.items():
+        if not 0.0 < cap <= 100.0:  # above assets.crypto_futures.leverage_cap it never binds
+            _fail(risk_file, f"perps.leverage_caps.{instrument_id}", cap, "must be in (0, 100]")
 
 
 def _fail(origin: str, field: str, value: object, problem: str) -> None:

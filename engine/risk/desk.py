@@ -19,7 +19,9 @@ import numpy as np
 from nautilus_trader.model.enums import OrderSide
 
 from engine.journal import FillRecord, Journal, MarketSnapshot
+from engine.risk.calendar import FxCalendar
 from engine.risk.config import ASSET_CLASSES, AssetClass, DeskConfig, DeskConfigError, Mode
+from engine.risk.fx import FxError, usd_direction
 from engine.risk.ledger import ClosedTrade, EntryPlan, InstrumentTerms, SubLedger
 from engine.risk.signals import SignalStrength
 from engine.risk.sizing import (
@@ -45,6 +47,31 @@ class DeskError(RuntimeError):
     """Raise when an operator call cannot be honoured (the message says why)."""
 
 
+def liquidation_price(
+    entry: float, leverage: float, maintenance_margin_rate: float, *, is_long: bool
+) -> float:
+    """Return a linear perpetual's isolated-margin liquidation price.
+
+    Long: ``entry x (1 - 1/leverage + mmr)``; short: ``entry x (1 + 1/leverage - mmr)``. The position
+    is liquidated when its loss eats the initial margin (1/leverage of the notional) down to the
+    maintenance margin (``mmr`` of the notional). Cross margin backs the position with the whole
+    wallet, so its liquidation lies at or beyond this price.
+
+    Parameters
+    ----------
+    entry : float
+        Entry price.
+    leverage : float
+        Position leverage (notional / initial margin), > 0.
+    maintenance_margin_rate : float
+        Maintenance margin as a fraction of notional.
+    is_long : bool
+        Side of the position.
+    """
+    distance = 1.0 / leverage - maintenance_margin_rate
+    return entry * (1.0 - distance) if is_long else entry * (1.0 + distance)
+
+
 class MarketView(Protocol):
     """Give the desk current prices and recent closes (from the kernel's cache in every mode)."""
 
@@ -53,6 +80,14 @@ class MarketView(Protocol):
 
     def closes(self, instrument_id: str, count: int) -> tuple[Sequence[int], Sequence[float]]:
         """Return up to ``count`` recent (timestamps, closes), oldest first."""
+
+
+@runtime_checkable
+class SidedMarketView(Protocol):
+    """Give the desk the price a position would close at: the bid for a long, the ask for a short."""
+
+    def side_mark(self, instrument_id: str, long: bool) -> float | None:
+        """Return the closing-side price of a long (``long``) or short position, or None."""
 
 
 class BrokerView(Protocol):
@@ -66,7 +101,9 @@ class BrokerView(Protocol):
 class TradeIntent:
     """Describe an entry a strategy wants: direction, reference price, protective levels, strength.
 
-    ``theta_per_unit`` (USD per day per contract) is required for options entries.
+    ``theta_per_unit`` (USD per day per contract) is required for options entries. ``session`` and
+    ``regime`` (e.g. ``"EU+US"``, ``"HIGH_VOL+TREND_UP"``) describe the signal bar when the strategy
+    classified it; they are journaled with the decision's inputs.
     """
 
     strategy_id: str
@@ -79,6 +116,8 @@ class TradeIntent:
     ts_event: int
     snapshot: MarketSnapshot | None = None
     theta_per_unit: float | None = None
+    session: str = ""
+    regime: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +194,7 @@ class RiskDesk:
         self.duplicate_fills = 0
         self.close_only_all = False
         self.close_only_assets: set[str] = set()
+        self.funding_rates: dict[str, float] = {}
         self.ledgers: dict[AssetClass, SubLedger] = {
             asset: SubLedger(
                 asset=asset,
@@ -164,6 +204,14 @@ class RiskDesk:
             )
             for asset in ASSET_CLASSES
         }
+        self._sided_market = isinstance(market, SidedMarketView)
+        forex = config.risk.forex
+        self._fx_calendar = FxCalendar(
+            timezone=forex.timezone,
+            rollover=forex.rollover,
+            open_blackout_minutes=forex.open_blackout_minutes,
+            rollover_blackout_minutes=forex.rollover_blackout_minutes,
+        )
         self._restore_kill_switch()
 
     # -- wiring --------------------------------------------------------------------------------
@@ -203,6 +251,7 @@ class RiskDesk:
         equity = ledger.observe(intent.ts_event, self._marks(ledger))
         signal_id = self._record_signal(intent, terms.asset)
         reason = self._guard(intent, terms, ledger, equity)
+        reason = reason or self._fx_block(intent, terms)
         if reason:
             return self._finish(intent, terms, signal_id, self._denied(reason, {"equity_usd": equity}))
         decision = self._size(intent, terms, ledger, equity)
@@ -224,6 +273,20 @@ class RiskDesk:
             if intent.theta_per_unit is not None:
                 self._theta[intent.instrument_id] = intent.theta_per_unit
         return self._finish(intent, terms, signal_id, decision)
+
+    def deny(
+        self, intent: TradeIntent, reason: str, inputs: dict[str, float | str | None] | None = None
+    ) -> SizingDecision:
+        """Deny ``intent`` for a reason found outside the desk (e.g. ``session_not_allowed``).
+
+        The signal and the denial are journaled and counted in :attr:`denials` exactly as the desk's
+        own guard denials are.
+        """
+        terms = self._terms.get(intent.instrument_id)
+        if terms is None:
+            return self._finish(intent, None, -1, self._denied(reason, inputs))
+        signal_id = self._record_signal(intent, terms.asset)
+        return self._finish(intent, terms, signal_id, self._denied(reason, inputs))
 
     def release(self, strategy_id: str, instrument_id: str) -> None:
         """Free the budget reserved for an entry that ended without (further) fills."""
@@ -259,9 +322,15 @@ class RiskDesk:
         if rails.liq_buffer_pct > 0:
             mmr = terms.maintenance_margin_rate
             mmr = rails.maintenance_margin_rate if mmr is None else mmr
-            liquidation_distance = 1.0 / rails.leverage_cap - mmr
+            liquidation = liquidation_price(entry, rails.leverage_cap, mmr, is_long=is_buy)
+            liquidation_distance = abs(entry - liquidation) / entry
             if stop_fraction > (1.0 - rails.liq_buffer_pct) * liquidation_distance:
                 return "liq_buffer"
+        filter_rate = self.config.risk.perps.funding_filter_rate
+        if filter_rate > 0 and intent.instrument_id in self.funding_rates:
+            against = self.funding_rates[intent.instrument_id] * (1.0 if is_buy else -1.0)
+            if against > filter_rate:
+                return "funding_filter"
         if asset == "options" and rails.theta_cap_usd_per_day is not None and intent.theta_per_unit is None:
             return "theta_unknown"
         if equity <= 0.0 or ledger.free_usd(self._reversed(ledger, intent)) <= 0.0:
@@ -323,7 +392,15 @@ class RiskDesk:
             clamps.append(
                 Clamp("correlation_cap", config.risk.correlation.group_exposure_cap * equity - group_exposure)
             )
+        usd_group = self._usd_leg_group(ledger, intent, terms, exclude)
+        if usd_group:
+            usd_exposure = pair_exposure + sum(ledger.instrument_exposure_usd(i) for i in usd_group)
+            cap = config.risk.forex.usd_group_exposure_cap
+            clamps.append(Clamp("usd_group_cap", cap * equity - usd_exposure))
         clamps.append(Clamp("leverage_cap", rails.leverage_cap * equity - ledger.exposure_usd(exclude)))
+        symbol_cap = config.risk.perps.leverage_caps.get(intent.instrument_id)
+        if symbol_cap is not None:
+            clamps.append(Clamp("symbol_leverage_cap", symbol_cap * equity - pair_exposure))
         clamps.append(Clamp("ledger_budget", self._spendable(ledger, terms, intent, exclude)))
         buying_power = self._broker.buying_power_usd(intent.instrument_id)
         if config.budgets.enforce_wallet_available:
@@ -338,6 +415,8 @@ class RiskDesk:
             clamps.append(Clamp("theta_cap", room / abs(intent.theta_per_unit) * usd_per_unit))
         notional, bound_by = apply_clamps(notional, bound_by, clamps)
         quantity = floor_to_step(notional / usd_per_unit, terms.size_increment)
+        if asset == "forex":
+            quantity = self._fx_lot(quantity, terms)
         inputs: dict[str, float | str | None] = {
             "asset": asset,
             "policy": sizing.policy,
@@ -358,6 +437,7 @@ class RiskDesk:
             "notional_usd": quantity * usd_per_unit,
             "quantity": quantity,
             "correlated": ",".join(sorted(group)) if group else "",
+            "usd_group": ",".join(sorted(usd_group)) if usd_group else "",
         }
         notional_after = quantity * usd_per_unit
         if quantity <= 0 or quantity < terms.min_quantity or notional_after < terms.min_notional_usd:
@@ -424,6 +504,59 @@ class RiskDesk:
         returns = np.diff(np.log(values))
         return dict(zip((int(t) for t in list(stamps)[1:]), returns.tolist(), strict=True))
 
+    # -- forex ---------------------------------------------------------------------------------
+
+    def _fx_block(self, intent: TradeIntent, terms: InstrumentTerms) -> str:
+        """Return ``market_closed`` or ``fx_blackout`` when a forex entry must wait, else ``""``."""
+        if terms.asset != "forex" or not self.config.risk.forex.calendar:
+            return ""
+        return self._fx_calendar.entry_block(intent.ts_event)
+
+    def _fx_lot(self, quantity: float, terms: InstrumentTerms) -> float:
+        """Floor a forex size to the configured lot step; below the minimum order it is 0 (skipped)."""
+        forex = self.config.risk.forex
+        step = max(forex.lot_step_units, terms.size_increment)
+        quantity = floor_to_step(quantity, step)
+        return quantity if quantity >= forex.min_order_units else 0.0
+
+    def _usd_leg_group(
+        self, ledger: SubLedger, intent: TradeIntent, terms: InstrumentTerms, exclude: str | None
+    ) -> set[str]:
+        """Return the other forex instruments held or reserved with the same USD direction as ``intent``.
+
+        Long EUR/USD and short USD/JPY are both short USD: one exposure group under
+        ``forex.usd_group_exposure_cap``.
+        """
+        if terms.asset != "forex" or not self.config.risk.forex.usd_leg_group:
+            return set()
+        try:
+            own = usd_direction(intent.instrument_id, 1 if intent.side == OrderSide.BUY else -1)
+        except FxError:
+            return set()
+        sides: dict[str, int] = {
+            key: (1 if lot.quantity > 0 else -1) for key, lot in ledger.lots.items() if lot.quantity
+        }
+        for (_, instrument_id), plan in self._plans.items():
+            if instrument_id in ledger.open_instruments() and instrument_id not in sides:
+                sides[instrument_id] = 1 if plan.stop_price < plan.entry_price else -1
+        group = set()
+        for instrument_id, sign in sides.items():
+            if instrument_id in (intent.instrument_id, exclude):
+                continue
+            try:
+                if own and usd_direction(instrument_id, sign) == own:
+                    group.add(instrument_id)
+            except FxError:
+                continue
+        return group
+
+    def _side_mark(self, ledger: SubLedger, instrument_id: str) -> float | None:
+        """Mark a lot where it would close (long at the bid, short at the ask) when the market can."""
+        if self._sided_market:
+            lot = ledger.lots[instrument_id]
+            return self._market.side_mark(instrument_id, lot.quantity > 0)  # type: ignore[attr-defined]
+        return self._market.mark(instrument_id)
+
     # -- fills and closes ----------------------------------------------------------------------
 
     def on_fill(self, fill: FillRecord) -> ClosedTrade | None:
@@ -471,6 +604,17 @@ class RiskDesk:
         if self.mode == "paper":
             self._maybe_topup(ledger, fill.ts, equity)
         return closed
+
+    def set_funding_rate(self, instrument_id: str, rate: float) -> None:
+        """Set the latest settled funding rate of a perpetual (the ``funding_filter`` reads it)."""
+        self.funding_rates[instrument_id] = rate
+
+    def sl_tp_trigger(self, instrument_id: str) -> str:
+        """Return the nautilus ``TriggerType`` name for this instrument's SL/TP (perps: configured)."""
+        terms = self._terms.get(instrument_id)
+        if terms is not None and terms.asset == "crypto_futures":
+            return self.config.risk.perps.sl_tp_trigger
+        return "DEFAULT"
 
     def record_funding(self, instrument_id: str, amount_usd: float, ts_ns: int) -> None:
         """Book a funding payment of an open perpetual into its ledger."""
@@ -690,7 +834,7 @@ class RiskDesk:
         marks: dict[str, float] = dict(extra) if extra else {}
         for instrument_id in ledger.lots:
             if instrument_id not in marks:
-                mark = self._market.mark(instrument_id)
+                mark = self._side_mark(ledger, instrument_id)
                 if mark is not None:
                     marks[instrument_id] = mark
         return marks
@@ -716,7 +860,7 @@ class RiskDesk:
                 reason=decision.reason,
                 bound_by=decision.bound_by,
                 quantity=decision.quantity,
-                inputs=decision.inputs,
+                inputs=_with_context(decision.inputs, intent),
                 snapshot_id=intent.snapshot.snapshot_id if intent.snapshot else "",
             )
         return decision
@@ -739,6 +883,15 @@ class RiskDesk:
             take_profit_price=intent.take_profit_price,
             snapshot_id=snapshot_id,
         )
+
+
+def _with_context(
+    inputs: dict[str, float | str | None], intent: TradeIntent
+) -> dict[str, float | str | None]:
+    """Return the decision inputs with the signal bar's session and regime, when the strategy gave them."""
+    if not intent.session and not intent.regime:
+        return inputs
+    return {**inputs, "session": intent.session, "regime": intent.regime}
 
 
 def _aligned_correlation(a: Mapping[int, float], b: Mapping[int, float], min_overlap: int) -> float | None:

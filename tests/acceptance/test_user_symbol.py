@@ -2,7 +2,7 @@
 
 No kline file of a third Bybit symbol exists in the shared data, so the user's file here is the
 bundled BTCUSDT 1m sample written out in Bybit's exact CSV format and declared as the Bybit *spot*
-instrument BTCUSDT.BYBIT (defined from the recorded spot instruments-info payload). Both commands
+instrument BTCUSDT-SPOT.BYBIT (defined from the recorded spot instruments-info payload). Both commands
 run as subprocesses, exactly as a user would call them.
 """
 
@@ -31,7 +31,7 @@ bybit_fee_rate = "data/venues/bybit/http_get_fee_rate.json"
 [[sources]]
 name = "my_btcusdt_spot_1m"
 path = "{csv}"
-instrument = "BTCUSDT.BYBIT"
+instrument = "BTCUSDT-SPOT.BYBIT"
 bar_spec = "1-MINUTE-LAST"
 timestamp_format = "iso"
 timestamp_is = "open"
@@ -50,7 +50,7 @@ log_level = "OFF"
 
 [data]
 catalog = "{root}/catalog"
-bar_types = ["BTCUSDT.BYBIT-1-MINUTE-LAST-EXTERNAL"]
+bar_types = ["BTCUSDT-SPOT.BYBIT-1-MINUTE-LAST-EXTERNAL"]
 
 [[venues]]
 name = "BYBIT"
@@ -63,7 +63,7 @@ tearsheet = false
 [[strategies]]
 path = "strategies.mean_reversion:MeanReversion"
 config_path = "strategies.mean_reversion:MeanReversionConfig"
-config = {{ instrument_id = "BTCUSDT.BYBIT", bar_type = "BTCUSDT.BYBIT-1-MINUTE-LAST-EXTERNAL" }}
+config = {{ instrument_id = "BTCUSDT-SPOT.BYBIT", bar_type = "BTCUSDT-SPOT.BYBIT-1-MINUTE-LAST-EXTERNAL" }}
 """
 
 
@@ -83,7 +83,7 @@ def test_user_csv_ingests_and_backtests_from_config_files_only(tmp_path):
         cwd=REPO, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert json.loads(ingest.stdout.strip().splitlines()[-1])["bars"] == {
-        "BTCUSDT.BYBIT-1-MINUTE-LAST-EXTERNAL": 43_200
+        "BTCUSDT-SPOT.BYBIT-1-MINUTE-LAST-EXTERNAL": 43_200
     }
 
     out = tmp_path / "run"

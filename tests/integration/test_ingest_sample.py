@@ -29,8 +29,11 @@ EXPECTED_BARS = {
     "EUR/USD.IDEALPRO-1-HOUR-ASK-EXTERNAL": 74_439,
     "GBP/USD.IDEALPRO-1-MINUTE-BID-EXTERNAL": 30_117,
     "GBP/USD.IDEALPRO-1-MINUTE-ASK-EXTERNAL": 30_117,
+    "USD/JPY.IDEALPRO-1-MINUTE-BID-EXTERNAL": 28_761,
+    "USD/JPY.IDEALPRO-1-MINUTE-ASK-EXTERNAL": 28_761,
     # 5,849 rows; 43 have sub-cent highs/lows (e.g. 322.125) that tick 0.01 cannot hold.
     "SPY.ARCA-1-DAY-LAST-EXTERNAL": 5_806,
+    "ETHUSDT-SPOT.BYBIT-5-MINUTE-LAST-EXTERNAL": 25_920,  # the perpetual's klines as a spot proxy
 }
 EXPECTED_QUARANTINED = {
     "bybit_btcusdt_1m": 0,
@@ -41,7 +44,10 @@ EXPECTED_QUARANTINED = {
     "oanda_eurusd_1h_ask": 0,
     "fxcm_gbpusd_1m_bid": 0,
     "fxcm_gbpusd_1m_ask": 0,
+    "fxcm_usdjpy_1m_bid": 0,
+    "fxcm_usdjpy_1m_ask": 0,
     "lean_spy_1d": 43,
+    "bybit_ethusdt_spot_5m_perp_proxy": 0,
 }
 EXPECTED_GAPS = {
     "bybit_btcusdt_1m": 0,
@@ -52,7 +58,10 @@ EXPECTED_GAPS = {
     "oanda_eurusd_1h_ask": 12,
     "fxcm_gbpusd_1m_bid": 4,  # the four weekends of February 2012
     "fxcm_gbpusd_1m_ask": 4,
+    "fxcm_usdjpy_1m_bid": 4,  # the four weekends of February 2013
+    "fxcm_usdjpy_1m_ask": 4,
     "lean_spy_1d": 9,  # 9/11 closure, Sandy, and holes left by quarantined rows
+    "bybit_ethusdt_spot_5m_perp_proxy": 0,
 }
 
 
@@ -94,7 +103,9 @@ def test_counts(run: Run) -> None:
         "ETHUSDT-LINEAR.BYBIT",
         "EUR/USD.IDEALPRO",
         "GBP/USD.IDEALPRO",
+        "USD/JPY.IDEALPRO",
         "SPY.ARCA",
+        "ETHUSDT-SPOT.BYBIT",
     ]
 
 

@@ -41,7 +41,7 @@ min_notional = 5
 [[sources]]
 name = "user_btcusdt_spot_1m"
 path = "{csv}"
-instrument = "BTCUSDT.BYBIT"
+instrument = "BTCUSDT-SPOT.BYBIT"
 bar_spec = "1-MINUTE-LAST"
 timestamp_format = "iso"
 timestamp_is = "open"
@@ -77,14 +77,14 @@ def test_user_csv_and_inline_instruments(
 
     assert main(["--config", str(config)]) == 0
     summary = json.loads(capsys.readouterr().out.strip())
-    assert summary["instruments"] == ["BTCUSDT.BYBIT", "SOLUSDT-LINEAR.BYBIT"]
-    assert summary["bars"] == {"BTCUSDT.BYBIT-1-MINUTE-LAST-EXTERNAL": 43_200}
+    assert summary["instruments"] == ["BTCUSDT-SPOT.BYBIT", "SOLUSDT-LINEAR.BYBIT"]
+    assert summary["bars"] == {"BTCUSDT-SPOT.BYBIT-1-MINUTE-LAST-EXTERNAL": 43_200}
     assert summary["quarantined"] == {"user_btcusdt_spot_1m": 0}
     assert summary["gaps"] == {"user_btcusdt_spot_1m": 0}
 
     catalog = ParquetDataCatalog(str(catalog_dir))
     by_id = {i.id.value: i for i in catalog.instruments()}
-    spot = by_id["BTCUSDT.BYBIT"]
+    spot = by_id["BTCUSDT-SPOT.BYBIT"]
     assert isinstance(spot, CurrencyPair)
     assert spot.price_increment == Price.from_str("0.1")
     assert spot.size_increment == Quantity.from_str("0.0001")
@@ -99,12 +99,12 @@ def test_user_csv_and_inline_instruments(
     assert sol.maker_fee == Decimal("0.00025")
     assert sol.taker_fee == Decimal("0.00075")
 
-    bars = catalog.bars(bar_types=["BTCUSDT.BYBIT-1-MINUTE-LAST-EXTERNAL"])
+    bars = catalog.bars(bar_types=["BTCUSDT-SPOT.BYBIT-1-MINUTE-LAST-EXTERNAL"])
     assert len(bars) == 43_200
     first_open_ns = 1_748_623_140_000_000_000  # 2025-05-30 16:39:00 UTC
     assert bars[0].ts_event == first_open_ns + 60_000_000_000
     assert bars[0].close == Price.from_str("104337.8")
     assert bars[0].volume == Quantity.from_str("477.605")
-    spot_bars = catalog.bars(bar_types=["BTCUSDT.BYBIT-1-MINUTE-LAST-EXTERNAL"])
+    spot_bars = catalog.bars(bar_types=["BTCUSDT-SPOT.BYBIT-1-MINUTE-LAST-EXTERNAL"])
     assert spot_bars[-1].ts_event == bars[-1].ts_event
     assert spot_bars[0].volume.precision == spot.size_precision

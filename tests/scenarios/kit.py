@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 import pandas as pd
+from nautilus_trader.model.currencies import Currency
 from nautilus_trader.model.data import Bar, BarType
 
 from catalog.config import InstrumentSpec
@@ -38,6 +39,8 @@ class ScenarioResult:
     desk: RiskDesk
     journal: Journal | None
     trading_state: str
+    carry: Any = None  # the CarryActor's payments and summary (runs with ``carry``)
+    account_balance: float | None = None  # the venue account's final balance in its base currency
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +65,9 @@ def desk_config(
         for name in ("budgets", "risk", "sizing")
     }
     raws["budgets"] = deep_merge(raws["budgets"], {"alloc": dict.fromkeys(ASSET_CLASSES, allocation_usd)})
+    # Candle tables start on Sunday 2025-06-01 00:00 UTC, when spot FX is closed: the forex calendar is
+    # off here unless a test turns it on (tests/integration/test_fx_scenarios.py does).
+    raws["risk"] = deep_merge(raws["risk"], {"forex": {"calendar": False}})
     merged = {name: deep_merge(raw, overrides.get(name, {})) for name, raw in raws.items()}
     return desk_config_from_raw(merged["budgets"], merged["risk"], merged["sizing"])
 
@@ -128,11 +134,17 @@ def run_scenario(
     instrument: Any = None,
     bars: list[Bar] | None = None,
     signal_bar_type: str = BAR_TYPE,
+    strategy_options: dict[str, Any] | None = None,
+    carry: dict[str, Any] | None = None,
+    funding: dict[str, Any] | None = None,
 ) -> ScenarioResult:
     """Run ``script`` over ``candles`` (or ready ``bars``) through the engine, no slippage or latency.
 
     Every ledger is funded with the wallet's balance unless ``desk`` overrides say otherwise; with a
     ``journal_path`` the desk journals to that SQLite file (kept open in the result for reading).
+    ``strategy_options`` adds fields of the strategy config (e.g. ``time_stop_bars``).
+    ``carry`` is the run config's ``[carry]`` section and ``funding`` the perpetuals' funding series
+    (``catalog.funding.FundingSeries`` by instrument id) it charges.
     """
     instrument = instrument or btcusdt_perpetual()
     bars = bars if bars is not None else candles_to_bars(instrument, candles)
@@ -158,17 +170,20 @@ def run_scenario(
                     "bar_type": signal_bar_type,
                     "reverse_on_opposite": reverse_on_opposite,
                     "script": {str(k): v for k, v in script.items()},
+                    **(strategy_options or {}),
                 },
             }
         ],
     }
+    if carry is not None:
+        raw["carry"] = carry
     config = msgspec.convert(raw, RunConfig)
     journal = (
         Journal(journal_path, run_id="scenario", mode=mode, fresh=fresh_journal) if journal_path else None
     )
     assembled = assemble(
         config,
-        MarketData([instrument], bars),
+        MarketData([instrument], bars, funding=dict(funding or {})),
         desk_config=desk_config(float(balance.split()[0]), desk),
         journal=journal,
     )
@@ -183,8 +198,18 @@ def run_scenario(
         desk=assembled.desk,
         journal=journal,
         trading_state=assembled.engine.kernel.risk_engine.trading_state.name,
+        carry=assembled.carry,
+        account_balance=_account_balance(assembled.engine, instrument, balance.split()[1]),
     )
     if journal is not None:
         journal.flush()
     assembled.engine.dispose()
     return outcome
+
+
+def _account_balance(engine: Any, instrument: Any, currency: str) -> float | None:
+    account = engine.cache.account_for_venue(instrument.id.venue)
+    if account is None:
+        return None
+    total = account.balance_total(Currency.from_str(currency))
+    return total.as_double() if total is not None else None

@@ -54,7 +54,9 @@ def test_sample_config_loads_with_every_bar_type() -> None:
         "ETHUSDT-LINEAR.BYBIT",
         "EUR/USD.IDEALPRO",
         "GBP/USD.IDEALPRO",
+        "USD/JPY.IDEALPRO",
         "SPY.ARCA",
+        "ETHUSDT-SPOT.BYBIT",
     ]
     assert [s.bar_type for s in config.sources] == [
         "BTCUSDT-LINEAR.BYBIT-1-MINUTE-LAST-EXTERNAL",
@@ -65,7 +67,10 @@ def test_sample_config_loads_with_every_bar_type() -> None:
         "EUR/USD.IDEALPRO-1-HOUR-ASK-EXTERNAL",
         "GBP/USD.IDEALPRO-1-MINUTE-BID-EXTERNAL",
         "GBP/USD.IDEALPRO-1-MINUTE-ASK-EXTERNAL",
+        "USD/JPY.IDEALPRO-1-MINUTE-BID-EXTERNAL",
+        "USD/JPY.IDEALPRO-1-MINUTE-ASK-EXTERNAL",
         "SPY.ARCA-1-DAY-LAST-EXTERNAL",
+        "ETHUSDT-SPOT.BYBIT-5-MINUTE-LAST-EXTERNAL",
     ]
     assert config.sources[4].interval_ns == 3_600_000_000_000
 

@@ -61,7 +61,7 @@ def test_btcusdt_spot_from_payload() -> None:
     )
     inst = build_instrument(spec)
     assert isinstance(inst, CurrencyPair)
-    assert inst.id.value == "BTCUSDT.BYBIT"
+    assert inst.id.value == "BTCUSDT-SPOT.BYBIT"
     assert inst.price_increment == Price.from_str("0.1")
     assert inst.size_increment == Quantity.from_str("0.0001")  # basePrecision
     assert inst.min_quantity == Quantity.from_str("0.0010")
