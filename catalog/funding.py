@@ -14,7 +14,6 @@ never presents a constant as recorded data: its ``source`` says which it is.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
@@ -25,6 +24,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from catalog.bybit import read_bybit_list
 from catalog.errors import CatalogConfigError, SourceError
 
 NANOS_PER_MS = 1_000_000
@@ -166,19 +166,7 @@ def read_bybit_funding_history(path: str | Path, symbol: str) -> list[tuple[int,
         timestamp, a duplicate timestamp, or no row of ``symbol``.
     """
     file = Path(path)
-    try:
-        payload = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise SourceError(f"{file}: funding history file not found") from exc
-    except json.JSONDecodeError as exc:
-        raise SourceError(f"{file}: not JSON: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("retCode") != 0:
-        raise SourceError(
-            f"{file}: not a successful Bybit V5 response (retCode = {payload.get('retCode')!r})"
-        )
-    rows = (payload.get("result") or {}).get("list")
-    if not isinstance(rows, list):
-        raise SourceError(f"{file}: result.list is missing: not a funding-history payload")
+    rows = read_bybit_list(file, SourceError)
     series: dict[int, float] = {}
     for index, row in enumerate(rows):
         if not isinstance(row, dict) or row.get("symbol") != symbol:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from nautilus_trader.model.currencies import USD
@@ -12,6 +10,7 @@ from nautilus_trader.model.identifiers import InstrumentId, Symbol
 from nautilus_trader.model.instruments import CryptoPerpetual, CurrencyPair, Equity, Instrument
 from nautilus_trader.model.objects import Currency, Money, Price, Quantity
 
+from catalog.bybit import read_bybit_list
 from catalog.config import InstrumentSpec
 from catalog.errors import CatalogConfigError
 
@@ -50,34 +49,6 @@ def build_instrument(spec: InstrumentSpec) -> Instrument:
     if spec.kind == "currency_pair":
         return _fx_pair(spec)
     return _equity(spec)
-
-
-def read_bybit_list(path: str | Path) -> list[dict[str, Any]]:
-    """Return ``result.list`` of a recorded Bybit V5 REST payload.
-
-    Parameters
-    ----------
-    path : str or Path
-        The JSON file.
-
-    Returns
-    -------
-    list of dict
-    """
-    file = Path(path)
-    try:
-        payload = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise CatalogConfigError(f"{file}: Bybit payload file not found") from exc
-    except json.JSONDecodeError as exc:
-        raise CatalogConfigError(f"{file}: not valid JSON: {exc}") from exc
-    try:
-        rows = payload["result"]["list"]
-    except (KeyError, TypeError) as exc:
-        raise CatalogConfigError(f"{file}: no result.list, not a Bybit V5 REST payload") from exc
-    if payload.get("retCode") != 0:
-        raise CatalogConfigError(f"{file}: retCode={payload.get('retCode')!r}, not a successful response")
-    return list(rows)
 
 
 def _find_symbol(path: str | None, symbol: str) -> dict[str, Any]:

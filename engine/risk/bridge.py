@@ -370,29 +370,9 @@ class DeskBridge(Actor):
         journal = self._desk.journal
         if journal is not None and not self._journal_each_event:
             records: list[OrderEventRecord] = []
-            add = records.append
             for order in self.cache.orders():
                 meta = self._meta_of_order(order)
-                for event in order.events:
-                    reason = getattr(event, "reason", None)
-                    add(
-                        OrderEventRecord(
-                            meta.asset,
-                            meta.strategy_id,
-                            "",
-                            event.ts_event,
-                            meta.instrument_id,
-                            meta.client_order_id,
-                            type(event).__name__,
-                            meta.order_type,
-                            meta.side,
-                            meta.quantity,
-                            meta.price,
-                            meta.trigger_price,
-                            meta.tag,
-                            str(reason) if reason else "",
-                        )
-                    )
+                records.extend(self._order_event_record(event, meta) for event in order.events)
             records.sort(key=_by_time_then_order)
             journal.record_order_events(records)
 
@@ -420,20 +400,20 @@ class DeskBridge(Actor):
     @staticmethod
     def _order_event_record(event: OrderEvent, meta: _OrderMeta) -> OrderEventRecord:
         return OrderEventRecord(
-            asset=meta.asset,
-            strategy_id=meta.strategy_id,
-            snapshot_id="",
-            ts=event.ts_event,
-            instrument_id=meta.instrument_id,
-            client_order_id=meta.client_order_id,
-            event=type(event).__name__,
-            order_type=meta.order_type,
-            side=meta.side,
-            quantity=meta.quantity,
-            price=meta.price,
-            trigger_price=meta.trigger_price,
-            tags=meta.tag,
-            detail=_reason(event),
+            meta.asset,
+            meta.strategy_id,
+            "",  # snapshot_id
+            event.ts_event,
+            meta.instrument_id,
+            meta.client_order_id,
+            type(event).__name__,
+            meta.order_type,
+            meta.side,
+            meta.quantity,
+            meta.price,
+            meta.trigger_price,
+            meta.tag,
+            _reason(event),
         )
 
     def _order_meta(self, event: OrderEvent) -> _OrderMeta:

@@ -536,8 +536,9 @@ class RiskDesk:
         sides: dict[str, int] = {
             key: (1 if lot.quantity > 0 else -1) for key, lot in ledger.lots.items() if lot.quantity
         }
+        open_instruments = ledger.open_instruments()
         for (_, instrument_id), plan in self._plans.items():
-            if instrument_id in ledger.open_instruments() and instrument_id not in sides:
+            if instrument_id in open_instruments and instrument_id not in sides:
                 sides[instrument_id] = 1 if plan.stop_price < plan.entry_price else -1
         group = set()
         for instrument_id, sign in sides.items():
