@@ -41,7 +41,7 @@ from engine.configs import ConfigError, RunConfig, VenueSection, load_run_config
 from engine.equity import EquitySampler, EquitySamplerConfig
 from engine.importing import resolve
 from engine.journal import Journal
-from engine.options import CHAIN_CLIENT_ID, OptionData, load_option_data, wrap_greeks
+from engine.options import CHAIN_CLIENT_ID, OptionData, OptionExpiry, load_option_data, wrap_greeks
 from engine.risk import DeskConfig, DeskConfigError, LedgerError, RiskDesk, RiskDeskClient, load_desk_config
 from engine.risk.bridge import USD_LIKE, DeskBridge, KernelBroker, KernelMarket, terms_from_instrument
 
@@ -74,6 +74,7 @@ class AssembledBacktest:
     strategies: list[Strategy]
     bars_processed: int
     carry: carry_lib.CarryActor | None = None
+    expiries: dict[str, OptionExpiry] = field(default_factory=dict)
 
 
 def load_market_data(config: RunConfig) -> MarketData:
@@ -175,7 +176,7 @@ def build_strategies(config: RunConfig) -> list[Strategy]:
 def load_desk(config: RunConfig) -> DeskConfig:
     """Read the budgets, risk and sizing files the run config's ``[desk]`` section names."""
     section = config.desk
-    return load_desk_config(section.budgets, section.risk, section.sizing)
+    return load_desk_config(section.budgets, section.risk, section.sizing, section.overrides)
 
 
 def wallet_totals(config: RunConfig) -> dict[str, float]:
@@ -218,17 +219,26 @@ def assemble(
             risk_engine=RiskEngineConfig(bypass=False),
         )
     )
+    option_bar_types = data.options.bar_types if data.options is not None else []
+    market = KernelMarket(engine.cache, [*config.data.bar_types, *option_bar_types])
+    option_instruments = data.options.instruments if data.options is not None else []
+    option_venues = {instrument.id.venue.value for instrument in option_instruments}
     venue_links: dict[str, carry_lib.VenueLink] = {}
+    expiries: dict[str, OptionExpiry] = {}
     for venue in config.venues:
         kwargs = venue_kwargs(venue, config.run.seed)
+        modules: list[Any] = []
         if config.carry is not None:  # carry books payments into the venue account through this module
             venue_links[venue.name] = carry_lib.VenueLink(venue.base_currency or "USD")
-            kwargs["modules"] = [venue_links[venue.name]]
+            modules.append(venue_links[venue.name])
+        if venue.name in option_venues:  # settles option positions at intrinsic value at expiry
+            expiries[venue.name] = OptionExpiry(market.settlement_bar)
+            modules.append(expiries[venue.name])
+        if modules:
+            kwargs["modules"] = modules
         engine.add_venue(**kwargs)
     venue_names = {venue.name for venue in config.venues}
     desk_config = desk_config or load_desk(config)
-    option_bar_types = data.options.bar_types if data.options is not None else []
-    market = KernelMarket(engine.cache, [*config.data.bar_types, *option_bar_types])
     desk = RiskDesk(
         desk_config,
         mode=config.desk.mode,
@@ -237,7 +247,6 @@ def assemble(
         journal=journal,
         wallet_usd=wallet_totals(config),
     )
-    option_instruments = data.options.instruments if data.options is not None else []
     for instrument in [*data.instruments, *option_instruments]:
         if instrument.id.venue.value not in venue_names:
             raise ConfigError(
@@ -275,7 +284,9 @@ def assemble(
             )
         strategy.bind_risk_desk(desk)
         engine.add_strategy(strategy)
-    return AssembledBacktest(config, engine, desk, journal, sampler, strategies, len(data.bars), carry_actor)
+    return AssembledBacktest(
+        config, engine, desk, journal, sampler, strategies, len(data.bars), carry_actor, expiries
+    )
 
 
 def _carry_actor(
@@ -401,6 +412,8 @@ def run_backtest(config: RunConfig, out_dir: Path) -> dict[str, Any]:
     )
     summary["funding"] = carry_report["funding"]  # source (recorded / constant / off), payments, total_usd
     summary["fx_swaps"] = carry_report["fx_swaps"]
+    if assembled.expiries:  # option positions settled at intrinsic value at expiry
+        summary["option_settlements"] = [item for e in assembled.expiries.values() for item in e.settled]
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     engine.dispose()
     journal.close()

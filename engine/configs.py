@@ -92,7 +92,9 @@ class DeskSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     ``mode`` decides how ledgers are funded (``paper``: the paper bankroll with top-ups) and which
     losses count toward the auto kill switch. ``journal`` is the SQLite trade journal; a backtest
     without one writes ``journal.sqlite`` in its run folder, fresh on every run. Paths are relative
-    to the working directory, like ``data.catalog``.
+    to the working directory, like ``data.catalog``. ``overrides`` changes a few values of the three
+    files for this run only (``[desk.overrides.risk.assets.options]`` ``max_premium_per_trade_usd =
+    500``), merged key by key before the desk config is validated.
     """
 
     mode: Literal["backtest", "paper", "live"] = "backtest"
@@ -100,6 +102,7 @@ class DeskSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     risk: str = "configs/risk.toml"
     sizing: str = "configs/sizing.toml"
     journal: str | None = None
+    overrides: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
 
 class StrategySection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -5,25 +5,40 @@ The engine streams an option chain as three things the catalog holds (:mod:`cata
 where quotes exist) and nautilus ``GreeksData``, one per contract and session. The greeks reach a
 strategy as custom data from the client :data:`CHAIN_CLIENT_ID`; strategies never read the catalog.
 
-Expiry: nautilus' ``OrderMatchingEngine`` closes every open position of an expiring instrument at
-market when the first data at or after ``expiration_ns`` arrives (tag ``EXPIRATION_<venue>_CLOSE``);
-this is the settlement path a backtest uses, so the fill reaches the risk desk like any other.
-:func:`expiry_value` is the contract's intrinsic value, the value that fill is compared with.
+Expiry: :class:`OptionExpiry` (a simulation module of the option venue) settles every position
+still open when its contract expires at the contract's intrinsic value: an in-the-money contract is
+exercised and its value (underlying close of the last session minus strike, or strike minus close)
+is paid, an out-of-the-money one expires worthless (price 0). The settlement is an ordinary fill
+tagged :data:`EXERCISED_TAG` or :data:`EXPIRED_TAG` on the venue's matching engine, so the account,
+the strategy, the risk desk and the journal see it like any other close; the bridge accepts its
+price only when it equals the intrinsic value of the underlying bar it came from.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from nautilus_trader.backtest.config import SimulationModuleConfig
+from nautilus_trader.backtest.modules import SimulationModule
+from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.model.data import Bar, BarType, CustomData, DataType
+from nautilus_trader.model.enums import LiquiditySide, OptionKind, OrderSide, PositionSide
+from nautilus_trader.model.events import OrderAccepted, OrderSubmitted
 from nautilus_trader.model.greeks_data import GreeksData
-from nautilus_trader.model.identifiers import ClientId
-from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.model.identifiers import ClientId, ClientOrderId, InstrumentId, Symbol, VenueOrderId
+from nautilus_trader.model.instruments import Instrument, OptionContract
+from nautilus_trader.model.objects import Price
+from nautilus_trader.model.orders import MarketOrder
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from catalog.options import chain_greeks, option_contracts
 
 CHAIN_CLIENT_ID = ClientId("OPTION_CHAINS")
+EXERCISED_TAG = "EXPIRY_EXERCISED"
+EXPIRED_TAG = "EXPIRY_WORTHLESS"
+SETTLEMENT_TAGS = frozenset({EXERCISED_TAG, EXPIRED_TAG})
 
 
 @dataclass
@@ -59,6 +74,118 @@ def load_option_data(
 def expiry_value(is_call: bool, strike: float, underlying: float) -> float:
     """Return the intrinsic value of a contract at expiry: exercised if in the money, else 0."""
     return max(0.0, underlying - strike) if is_call else max(0.0, strike - underlying)
+
+
+def underlying_of(option: OptionContract) -> InstrumentId:
+    """Return the id of an option's underlying (same venue as the contract)."""
+    return InstrumentId(Symbol(option.underlying), option.id.venue)
+
+
+def settlement_value(option: OptionContract, underlying_close: float) -> float:
+    """Return what one contract settles at: its intrinsic value, rounded to the contract's tick."""
+    value = expiry_value(
+        option.option_kind == OptionKind.CALL, option.strike_price.as_double(), underlying_close
+    )
+    tick = option.price_increment.as_double()
+    return round(value / tick) * tick
+
+
+SettlementBar = Callable[[OptionContract], "Bar | None"]
+
+
+class OptionExpiry(SimulationModule):  # type: ignore[misc]
+    """Settle the option positions of a simulated venue at intrinsic value when their contract expires.
+
+    After each data step the module looks for open positions in contracts whose ``expiration_ns``
+    has come. Once the underlying's bar of the last session is in the cache (``settlement_bar``),
+    it cancels the contract's working orders and closes the position with a market order filled at
+    :func:`settlement_value` on the venue's matching engine, tagged :data:`EXERCISED_TAG` (in the
+    money) or :data:`EXPIRED_TAG` (worthless). The order id is derived from the position and expiry,
+    so reruns give identical fills.
+
+    Parameters
+    ----------
+    settlement_bar : callable
+        Return the underlying's bar of a contract's last session (the latest at or before its
+        expiration), or None while it is not in the cache.
+    """
+
+    def __init__(self, settlement_bar: SettlementBar) -> None:
+        super().__init__(SimulationModuleConfig())
+        self._settlement_bar = settlement_bar
+        self.settled: list[dict[str, Any]] = []
+
+    def process(self, ts_now: int) -> None:
+        """Settle the positions whose contract has expired by ``ts_now``."""
+        exchange = self.exchange
+        if exchange is None:
+            return
+        cache = exchange.cache
+        for position in cache.positions_open():
+            if position.instrument_id.venue != exchange.id:
+                continue
+            option = cache.instrument(position.instrument_id)
+            if isinstance(option, OptionContract) and option.expiration_ns <= ts_now:
+                self._settle(option, position, ts_now)
+
+    def _settle(self, option: OptionContract, position: Any, ts_now: int) -> None:
+        bar = self._settlement_bar(option)
+        if bar is None or (bar.ts_event < option.expiration_ns and ts_now == option.expiration_ns):
+            return  # the last session's underlying bar is not in yet (it may arrive at this very time)
+        underlying_close = bar.close.as_double()
+        value = settlement_value(option, underlying_close)
+        matching = self.exchange.get_matching_engine(option.id)
+        for order in matching.get_open_orders():
+            matching.cancel_order(order)
+        tag = EXERCISED_TAG if value > 0 else EXPIRED_TAG
+        order = MarketOrder(
+            trader_id=position.trader_id,
+            strategy_id=position.strategy_id,
+            instrument_id=option.id,
+            client_order_id=ClientOrderId(f"O-{tag}-{position.id}-{option.expiration_ns}"),
+            order_side=OrderSide.SELL if position.side == PositionSide.LONG else OrderSide.BUY,
+            quantity=position.quantity,
+            init_id=UUID4(),
+            ts_init=ts_now,
+            reduce_only=True,
+            tags=[tag],
+        )
+        quantity = position.quantity
+        self.exchange.cache.add_order(order, position_id=position.id)
+        # The order walks the venue's normal states (submitted, accepted, filled) so every report and
+        # the journal show it like any other close.
+        ids = (position.trader_id, position.strategy_id, option.id, order.client_order_id)
+        self.exchange.msgbus.send(
+            endpoint="ExecEngine.process",
+            msg=OrderSubmitted(*ids, position.account_id, UUID4(), ts_now, ts_now),
+        )
+        self.exchange.msgbus.send(
+            endpoint="ExecEngine.process",
+            msg=OrderAccepted(
+                *ids, VenueOrderId(str(order.client_order_id)), position.account_id, UUID4(), ts_now, ts_now
+            ),
+        )
+        matching.fill_order(
+            order, Price(value, option.price_precision), quantity, LiquiditySide.TAKER, None, position
+        )
+        self.settled.append(
+            {
+                "instrument_id": str(option.id),
+                "ts": ts_now,
+                "underlying_close": underlying_close,
+                "strike": option.strike_price.as_double(),
+                "price": value,
+                "quantity": quantity.as_double(),
+                "tag": tag,
+            }
+        )
+
+    def log_diagnostics(self, logger: Any) -> None:
+        """Log nothing (settlements are in the run's fills and journal)."""
+
+    def reset(self) -> None:
+        """Forget the settlements of a previous run."""
+        self.settled.clear()
 
 
 def mid_bar_type(instrument_id: str) -> BarType:

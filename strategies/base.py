@@ -15,7 +15,7 @@ from decimal import Decimal
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.indicators.base import Indicator
 from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.enums import OrderSide, OrderType, PriceType, TimeInForce
+from nautilus_trader.model.enums import OrderSide, OrderType, PriceType, TimeInForce, TriggerType
 from nautilus_trader.model.events import (
     OrderCanceled,
     OrderDenied,
@@ -26,6 +26,7 @@ from nautilus_trader.model.events import (
 )
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
 from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.model.orders import OrderList, StopMarketOrder
 from nautilus_trader.trading.strategy import Strategy
 
 from engine.risk import RiskDesk, SignalStrength, SizingDecision, TradeIntent
@@ -401,6 +402,7 @@ class SignalStrategy(Strategy):
             sl_tags=[STOP_LOSS_TAG],
             tp_tags=[TAKE_PROFIT_TAG],
         )
+        bracket = with_stop_trigger(bracket, TriggerType[self._desk.sl_tp_trigger(str(instrument.id))])
         self._entry_id = bracket.first.client_order_id
         self._entry_stop = proposal.stop_price
         self._stop_id = next(
@@ -440,3 +442,44 @@ def _quote_sibling(bar_type: BarType) -> BarType | None:
     sibling = "ASK" if price_type == PriceType.BID else "BID"
     own = "BID" if sibling == "ASK" else "ASK"
     return BarType.from_str(str(bar_type).replace(f"-{own}-", f"-{sibling}-"))
+
+
+def with_stop_trigger(bracket: OrderList, trigger: TriggerType) -> OrderList:
+    """Return ``bracket`` with its stop-loss triggering on ``trigger`` (e.g. the perpetual's mark price).
+
+    nautilus' ``OrderFactory.bracket`` builds a stop-market SL with ``TriggerType.DEFAULT`` whatever
+    ``sl_trigger_type`` says, so the SL is rebuilt here with every other field unchanged.
+    """
+    if trigger == TriggerType.DEFAULT:
+        return bracket
+    orders = []
+    for order in bracket.orders:
+        if isinstance(order, StopMarketOrder) and STOP_LOSS_TAG in (order.tags or []):
+            order = StopMarketOrder(
+                trader_id=order.trader_id,
+                strategy_id=order.strategy_id,
+                instrument_id=order.instrument_id,
+                client_order_id=order.client_order_id,
+                order_side=order.side,
+                quantity=order.quantity,
+                trigger_price=order.trigger_price,
+                trigger_type=trigger,
+                init_id=order.init_id,
+                ts_init=order.ts_init,
+                time_in_force=order.time_in_force,
+                expire_time_ns=order.expire_time_ns,
+                reduce_only=order.is_reduce_only,
+                quote_quantity=order.is_quote_quantity,
+                emulation_trigger=order.emulation_trigger,
+                trigger_instrument_id=order.trigger_instrument_id,
+                contingency_type=order.contingency_type,
+                order_list_id=order.order_list_id,
+                linked_order_ids=order.linked_order_ids,
+                parent_order_id=order.parent_order_id,
+                exec_algorithm_id=order.exec_algorithm_id,
+                exec_algorithm_params=order.exec_algorithm_params,
+                exec_spawn_id=order.exec_spawn_id,
+                tags=order.tags,
+            )
+        orders.append(order)
+    return OrderList(bracket.id, orders)

@@ -31,6 +31,7 @@ from nautilus_trader.model.instruments import (
 )
 
 from engine.journal import MarketSnapshot, OrderEventRecord
+from engine.options import SETTLEMENT_TAGS, settlement_value, underlying_of
 from engine.risk.config import AssetClass
 from engine.risk.desk import FillRecord, RiskDesk
 from engine.risk.ledger import InstrumentTerms, LedgerError
@@ -249,6 +250,31 @@ class KernelMarket:
             return snapshot, ""
         return snapshot, f"price {price} outside the traded range {low}..{high}"
 
+    def settlement_bar(self, option: OptionContract) -> Bar | None:
+        """Return the underlying's latest bar at or before the option's expiration (its last session)."""
+        for bar_type in self._types_by_id.get(underlying_of(option), ()):
+            for bar in self._cache.bars(bar_type):  # newest first
+                if bar.ts_event <= option.expiration_ns:
+                    return bar
+        return None
+
+    def settlement_snapshot(self, instrument: Instrument, price: float) -> tuple[MarketSnapshot | None, str]:
+        """Return the underlying bar an expiry settlement at ``price`` is worth, or None and why not.
+
+        The price must be the contract's intrinsic value on the close of the underlying's bar of
+        its last session (:func:`engine.options.settlement_value`).
+        """
+        if not isinstance(instrument, OptionContract):
+            return None, f"{instrument.id} is not an option contract: nothing settles at expiry"
+        bar = self.settlement_bar(instrument)
+        if bar is None:
+            return None, f"no bar of {underlying_of(instrument)} at or before the expiry"
+        snapshot = self.bar_snapshot(bar)
+        expected = settlement_value(instrument, bar.close.as_double())
+        if abs(price - expected) > instrument.price_increment.as_double() / 2:
+            return snapshot, f"settlement price {price} is not the intrinsic value {expected}"
+        return snapshot, ""
+
     def has_data_for(self, instrument_id: str | InstrumentId, ts_ns: int) -> bool:
         """Return True when the cache holds the data a fill at ``ts_ns`` traded against.
 
@@ -392,7 +418,7 @@ class DeskBridge(Actor):
     def _on_fill_event(self, event: OrderFilled) -> None:
         order = self.cache.order(event.client_order_id)
         tag = ",".join(str(t) for t in order.tags) if order is not None and order.tags else ""
-        if self._market.has_data_for(event.instrument_id, event.ts_event):
+        if tag in SETTLEMENT_TAGS or self._market.has_data_for(event.instrument_id, event.ts_event):
             self._book_fill(event, tag)
         else:
             self._wait_for_data(event, tag)
@@ -510,7 +536,10 @@ class DeskBridge(Actor):
         if instrument is None:
             return
         price = event.last_px.as_double()
-        snapshot, problem = self._market.fill_snapshot(instrument, event.ts_event, price)
+        if tag in SETTLEMENT_TAGS:
+            snapshot, problem = self._market.settlement_snapshot(instrument, price)
+        else:
+            snapshot, problem = self._market.fill_snapshot(instrument, event.ts_event, price)
         journal = self._desk.journal
         terms = self._desk.terms(str(event.instrument_id))
         if problem and self._desk.mode != "live":

@@ -7,6 +7,7 @@ and the value.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -322,8 +323,22 @@ def convert_section(raw: dict[str, Any], schema: type[T], origin: str) -> T:
         raise DeskConfigError(describe_validation_error(origin, raw, str(exc))) from exc
 
 
-def load_desk_config(budgets: str | Path, risk: str | Path, sizing: str | Path) -> DeskConfig:
+def load_desk_config(
+    budgets: str | Path,
+    risk: str | Path,
+    sizing: str | Path,
+    overrides: Mapping[str, dict[str, Any]] | None = None,
+) -> DeskConfig:
     """Read and validate ``budgets.toml``, ``risk.toml`` and ``sizing.toml``.
+
+    Parameters
+    ----------
+    budgets, risk, sizing : str or Path
+        The three files.
+    overrides : mapping, optional
+        Tables merged key by key over the files' content before validation, by file name
+        (``{"risk": {"assets": {"options": {"max_premium_per_trade_usd": 500.0}}}}``): how a run
+        config changes a few values without copying a whole file.
 
     Raises
     ------
@@ -331,8 +346,32 @@ def load_desk_config(budgets: str | Path, risk: str | Path, sizing: str | Path) 
         If a file is missing, is not TOML, breaks its schema or holds an impossible value; the
         message names the file, the field and the value.
     """
-    raws = [read_toml(path, DeskConfigError) for path in (budgets, risk, sizing)]
-    return desk_config_from_raw(*raws, origins=(str(budgets), str(risk), str(sizing)))
+    overrides = overrides or {}
+    unknown = sorted(set(overrides) - {"budgets", "risk", "sizing"})
+    if unknown:
+        raise DeskConfigError(f"desk overrides: unknown file {unknown[0]!r} (budgets, risk or sizing)")
+    raws = []
+    origins = []
+    for name, path in (("budgets", budgets), ("risk", risk), ("sizing", sizing)):
+        raw = read_toml(path, DeskConfigError)
+        if overrides.get(name):
+            raw = deep_merge(raw, overrides[name])
+            path = f"{path} (with the run config's desk overrides)"
+        raws.append(raw)
+        origins.append(str(path))
+    return desk_config_from_raw(*raws, origins=(origins[0], origins[1], origins[2]))
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``override`` merged in, nested tables merged key by key."""
+    merged = dict(base)
+    for key, value in override.items():
+        current = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(current, Mapping):
+            merged[key] = deep_merge(current, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def desk_config_from_raw(

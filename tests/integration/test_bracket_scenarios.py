@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.scenarios.kit import candles_to_bars, eurusd, run_scenario
+from tests.scenarios.kit import btcusdt_perpetual, btcusdt_spot, candles_to_bars, eurusd, run_scenario
 
 FLAT = (100_000.0, 100_050.0, 99_950.0, 100_000.0)
 
@@ -149,3 +149,20 @@ def test_fx_entry_fills_on_the_signal_bars_own_quote(side, stop, target, expecte
     )
     entry = result.fills[result.fills["order_side"].astype(str) == side]
     assert float(entry["last_px"].iloc[0]) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("instrument", "trigger"), [("perp", "MARK_PRICE"), ("spot", "DEFAULT")])
+def test_perpetual_stops_trigger_on_the_mark_price_other_stops_on_the_venue_default(instrument, trigger):
+    # configs/risk.toml [perps] sl_tp_trigger = "MARK_PRICE": Bybit triggers the stop on the mark price,
+    # not on a wick of the last price. The simulated venue ignores the trigger type and triggers on its
+    # bars (the sample has no mark price series), so the stop still fills at its level.
+    symbol = btcusdt_perpetual() if instrument == "perp" else btcusdt_spot()
+    candles = [FLAT, (100_000, 100_200, 99_500, 99_600), (99_600, 99_700, 98_800, 98_900), FLAT]
+    bar_type = f"{symbol.id}-1-MINUTE-LAST-EXTERNAL"
+    bars = candles_to_bars(symbol, candles, bar_type)
+    result = run_scenario(
+        [], {0: ["BUY", 99_000.0, 101_000.0]}, instrument=symbol, bars=bars, signal_bar_type=bar_type
+    )
+    stops = result.orders[result.orders["tags"].map(lambda tags: list(tags) == ["SL"])]
+    assert stops["trigger_type"].astype(str).tolist() == [trigger]
+    assert _exits(result) == [("SL", pytest.approx(99_000.0))]

@@ -15,11 +15,11 @@ from catalog.config import InstrumentSpec
 from catalog.instruments import build_instrument
 from catalog.tomlconfig import read_toml
 from engine import results
-from engine.backtest import MarketData, assemble
+from engine.backtest import AssembledBacktest, MarketData, assemble
 from engine.configs import RunConfig
 from engine.journal import Journal
 from engine.risk import ASSET_CLASSES, DeskConfig, RiskDesk
-from engine.risk.config import DeskConfigError, desk_config_from_raw
+from engine.risk.config import DeskConfigError, deep_merge, desk_config_from_raw
 
 REPO = Path(__file__).resolve().parents[2]
 VENUE_PAYLOADS = REPO / "data" / "venues" / "bybit"
@@ -43,17 +43,6 @@ class ScenarioResult:
     account_balance: float | None = None  # the venue account's final balance in its base currency
 
 
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Return ``base`` with ``override`` merged in, nested tables merged key by key."""
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def desk_config(
     allocation_usd: float,
     overrides: dict[str, dict[str, Any]] | None = None,
@@ -72,11 +61,11 @@ def desk_config(
     return desk_config_from_raw(merged["budgets"], merged["risk"], merged["sizing"])
 
 
-def _bybit_btcusdt(kind: str, payload: str) -> Any:
+def _bybit(kind: str, payload: str, symbol: str = "BTCUSDT") -> Any:
     return build_instrument(
         InstrumentSpec(
             kind=kind,
-            symbol="BTCUSDT",
+            symbol=symbol,
             bybit_instruments_info=str(VENUE_PAYLOADS / payload),
             bybit_fee_rate=str(VENUE_PAYLOADS / "http_get_fee_rate.json"),
         )
@@ -85,12 +74,17 @@ def _bybit_btcusdt(kind: str, payload: str) -> Any:
 
 def btcusdt_perpetual() -> Any:
     """Build the real BTCUSDT linear perpetual from the recorded Bybit payloads."""
-    return _bybit_btcusdt("crypto_perpetual", "http_get_instruments_linear.json")
+    return _bybit("crypto_perpetual", "http_get_instruments_linear.json")
 
 
 def btcusdt_spot() -> Any:
     """Build the real BTCUSDT spot pair from the recorded Bybit payloads."""
-    return _bybit_btcusdt("crypto_spot", "http_get_instruments_spot.json")
+    return _bybit("crypto_spot", "http_get_instruments_spot.json")
+
+
+def ethusdt_spot() -> Any:
+    """Build the real ETHUSDT spot pair from the recorded Bybit payloads."""
+    return _bybit("crypto_spot", "http_get_instruments_spot.json", "ETHUSDT")
 
 
 def eurusd() -> Any:
@@ -148,32 +142,159 @@ def run_scenario(
     """
     instrument = instrument or btcusdt_perpetual()
     bars = bars if bars is not None else candles_to_bars(instrument, candles)
-    raw = {
+    venue = {
+        "name": instrument.id.venue.value,
+        "base_currency": balance.split()[1],
+        "starting_balances": [balance],
+        "fill_model": {"prob_slippage": 0.0},
+    }
+    strategy = _scripted_strategy(str(instrument.id), signal_bar_type, script, reverse_on_opposite)
+    strategy["config"].update(strategy_options or {})
+    return _run(
+        [instrument],
+        bars,
+        [signal_bar_type],
+        [venue],
+        [strategy],
+        desk=desk,
+        mode=mode,
+        journal_path=journal_path,
+        fresh_journal=fresh_journal,
+        balance=balance,
+        carry=carry,
+        funding=funding,
+    )
+
+
+@dataclass(frozen=True)
+class ScenarioLeg:
+    """One instrument of a multi-instrument scenario: its bars and the script its strategy follows.
+
+    The bars' bar type is the strategy's signal bar type; ``order_id_tag`` tells the strategies apart
+    (their ids are ``ScriptedSignals-<tag>``).
+    """
+
+    instrument: Any
+    bars: list[Bar]
+    script: dict[int, list[Any]]
+    order_id_tag: str
+
+    @property
+    def bar_type(self) -> str:
+        """Return the bar type of this leg's bars as a string."""
+        if not self.bars:
+            raise ValueError(f"leg {self.order_id_tag} has no bars")
+        return str(self.bars[0].bar_type)
+
+
+def run_multi_scenario(
+    legs: list[ScenarioLeg],
+    *,
+    desk: dict[str, dict[str, Any]] | None = None,
+    mode: str = "backtest",
+    journal_path: Path | None = None,
+    fresh_journal: bool = True,
+    reverse_on_opposite: bool = True,
+    balance: str = "100000 USDT",
+    account_type: str = "MARGIN",
+    base_currency: str | None = "",
+) -> ScenarioResult:
+    """Run several instruments through one engine, one scripted strategy per leg, one shared desk.
+
+    Parameters
+    ----------
+    legs : list of ScenarioLeg
+        The instruments, their bars and scripts; all on one venue.
+    desk : dict, optional
+        Overrides deep-merged into budgets, risk and sizing (see :func:`desk_config`).
+    mode : str
+        The desk mode.
+    journal_path : Path, optional
+        The SQLite journal the desk writes (kept open in the result for reading).
+    fresh_journal : bool
+        Start the journal empty.
+    reverse_on_opposite : bool
+        Let an opposite signal reverse (else only close) a position.
+    balance : str
+        The venue's starting balance; every ledger is funded with its amount.
+    account_type : str
+        ``MARGIN`` or ``CASH``.
+    base_currency : str or None
+        The account's base currency: ``""`` (default) uses the balance's currency, None declares a
+        multi-currency account (as the shipped spot example does).
+
+    Returns
+    -------
+    ScenarioResult
+        Fills, orders and positions of every leg, and the shared desk.
+    """
+    venues = {leg.instrument.id.venue.value for leg in legs}
+    if len(venues) != 1:
+        raise ValueError(f"legs must share one venue, got {sorted(venues)}")
+    venue: dict[str, Any] = {
+        "name": venues.pop(),
+        "account_type": account_type,
+        "starting_balances": [balance],
+        "fill_model": {"prob_slippage": 0.0},
+    }
+    if base_currency is not None:
+        venue["base_currency"] = base_currency or balance.split()[1]
+    strategies = []
+    for leg in legs:
+        strategy = _scripted_strategy(str(leg.instrument.id), leg.bar_type, leg.script, reverse_on_opposite)
+        strategy["config"]["order_id_tag"] = leg.order_id_tag
+        strategies.append(strategy)
+    return _run(
+        [leg.instrument for leg in legs],
+        [bar for leg in legs for bar in leg.bars],
+        [leg.bar_type for leg in legs],
+        [venue],
+        strategies,
+        desk=desk,
+        mode=mode,
+        journal_path=journal_path,
+        fresh_journal=fresh_journal,
+        balance=balance,
+    )
+
+
+def _scripted_strategy(
+    instrument_id: str, bar_type: str, script: dict[int, list[Any]], reverse_on_opposite: bool
+) -> dict[str, Any]:
+    return {
+        "path": "tests.scenarios.scripted:ScriptedSignals",
+        "config_path": "tests.scenarios.scripted:ScriptedSignalsConfig",
+        "config": {
+            "instrument_id": instrument_id,
+            "bar_type": bar_type,
+            "reverse_on_opposite": reverse_on_opposite,
+            "script": {str(k): v for k, v in script.items()},
+        },
+    }
+
+
+def _run(
+    instruments: list[Any],
+    bars: list[Bar],
+    bar_types: list[str],
+    venues: list[dict[str, Any]],
+    strategies: list[dict[str, Any]],
+    *,
+    desk: dict[str, dict[str, Any]] | None,
+    mode: str,
+    journal_path: Path | None,
+    fresh_journal: bool,
+    balance: str,
+    carry: dict[str, Any] | None = None,
+    funding: dict[str, Any] | None = None,
+) -> ScenarioResult:
+    raw: dict[str, Any] = {
         "run": {"name": "scenario", "log_level": "OFF"},
-        "data": {"bar_types": [signal_bar_type]},
-        "venues": [
-            {
-                "name": instrument.id.venue.value,
-                "base_currency": balance.split()[1],
-                "starting_balances": [balance],
-                "fill_model": {"prob_slippage": 0.0},
-            }
-        ],
+        "data": {"bar_types": bar_types},
+        "venues": venues,
         "desk": {"mode": mode},
         "report": {"tearsheet": False},
-        "strategies": [
-            {
-                "path": "tests.scenarios.scripted:ScriptedSignals",
-                "config_path": "tests.scenarios.scripted:ScriptedSignalsConfig",
-                "config": {
-                    "instrument_id": str(instrument.id),
-                    "bar_type": signal_bar_type,
-                    "reverse_on_opposite": reverse_on_opposite,
-                    "script": {str(k): v for k, v in script.items()},
-                    **(strategy_options or {}),
-                },
-            }
-        ],
+        "strategies": strategies,
     }
     if carry is not None:
         raw["carry"] = carry
@@ -183,10 +304,15 @@ def run_scenario(
     )
     assembled = assemble(
         config,
-        MarketData([instrument], bars, funding=dict(funding or {})),
+        MarketData(instruments, bars, funding=dict(funding or {})),
         desk_config=desk_config(float(balance.split()[0]), desk),
         journal=journal,
     )
+    return run_assembled(assembled, instruments[0], balance.split()[1])
+
+
+def run_assembled(assembled: AssembledBacktest, instrument: Any, currency: str) -> ScenarioResult:
+    """Run an assembled engine and collect its :class:`ScenarioResult` (balance of ``instrument``'s venue)."""
     assembled.engine.run()
     trader = assembled.engine.trader
     orders = results.orders_table(trader)
@@ -196,13 +322,13 @@ def run_scenario(
         positions=results.positions_table(trader, orders),
         denials=dict(assembled.desk.denials),
         desk=assembled.desk,
-        journal=journal,
+        journal=assembled.journal,
         trading_state=assembled.engine.kernel.risk_engine.trading_state.name,
         carry=assembled.carry,
-        account_balance=_account_balance(assembled.engine, instrument, balance.split()[1]),
+        account_balance=_account_balance(assembled.engine, instrument, currency),
     )
-    if journal is not None:
-        journal.flush()
+    if assembled.journal is not None:
+        assembled.journal.flush()
     assembled.engine.dispose()
     return outcome
 

@@ -80,3 +80,20 @@ def test_ladder_rungs_must_increase(tmp_path):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(DeskConfigError, match="not found"):
         _load(risk=tmp_path / "absent.toml")
+
+
+def _load_with(overrides):
+    files = (CONFIGS / "budgets.toml", CONFIGS / "risk.toml", CONFIGS / "sizing.toml")
+    return load_desk_config(*files, overrides)
+
+
+def test_run_config_overrides_change_one_value_and_are_validated_like_the_file():
+    config = _load_with({"risk": {"assets": {"options": {"max_premium_per_trade_usd": 500.0}}}})
+    options = config.asset_risk("options")
+    assert options.max_premium_per_trade_usd == 500.0
+    assert options.theta_cap_usd_per_day == _load().asset_risk("options").theta_cap_usd_per_day
+    where = r"risk\.toml \(with the run config's desk overrides\)"
+    with pytest.raises(DeskConfigError, match=rf"{where}: assets\.crypto_spot\.max_sl_pct = 1\.5"):
+        _load_with({"risk": {"assets": {"crypto_spot": {"max_sl_pct": 1.5}}}})
+    with pytest.raises(DeskConfigError, match="unknown file 'rsik'"):
+        _load_with({"rsik": {}})
