@@ -81,13 +81,8 @@ class MarketView(Protocol):
     def closes(self, instrument_id: str, count: int) -> tuple[Sequence[int], Sequence[float]]:
         """Return up to ``count`` recent (timestamps, closes), oldest first."""
 
-
-@runtime_checkable
-class SidedMarketView(Protocol):
-    """Give the desk the price a position would close at: the bid for a long, the ask for a short."""
-
     def side_mark(self, instrument_id: str, long: bool) -> float | None:
-        """Return the closing-side price of a long (``long``) or short position, or None."""
+        """Return where a long (``long``) or short position would close: bid or ask, else the mark."""
 
 
 class BrokerView(Protocol):
@@ -204,7 +199,6 @@ class RiskDesk:
             )
             for asset in ASSET_CLASSES
         }
-        self._sided_market = isinstance(market, SidedMarketView)
         forex = config.risk.forex
         self._fx_calendar = FxCalendar(
             timezone=forex.timezone,
@@ -553,10 +547,7 @@ class RiskDesk:
 
     def _side_mark(self, ledger: SubLedger, instrument_id: str) -> float | None:
         """Mark a lot where it would close (long at the bid, short at the ask) when the market can."""
-        if self._sided_market:
-            lot = ledger.lots[instrument_id]
-            return self._market.side_mark(instrument_id, lot.quantity > 0)  # type: ignore[attr-defined]
-        return self._market.mark(instrument_id)
+        return self._market.side_mark(instrument_id, ledger.lots[instrument_id].quantity > 0)
 
     # -- fills and closes ----------------------------------------------------------------------
 

@@ -66,6 +66,8 @@ class EntryRouter:
         self.disallowed_regimes = frozenset(disallowed_regimes or ())
         tracks = self.allowed_regimes is not None or bool(self.disallowed_regimes)
         self.classifier: RegimeClassifier | None = RegimeClassifier(config.regimes) if tracks else None
+        self._sessions_ts = -1
+        self._sessions: frozenset[str] = frozenset()
 
     @property
     def tracks_regimes(self) -> bool:
@@ -78,8 +80,11 @@ class EntryRouter:
             self.classifier.update(high, low, close)
 
     def sessions(self, ts_ns: int) -> frozenset[str]:
-        """Return the sessions ``ts_ns`` lies in."""
-        return sessions_at(ts_ns, self.config.sessions)
+        """Return the sessions ``ts_ns`` lies in (the journal and the refusal ask for the same bar)."""
+        if ts_ns != self._sessions_ts:
+            self._sessions = sessions_at(ts_ns, self.config.sessions)
+            self._sessions_ts = ts_ns
+        return self._sessions
 
     def regime(self) -> str:
         """Return the last fed bar's regime flags as text (empty when regimes are not tracked)."""

@@ -34,6 +34,9 @@ class Prices:
     def mark(self, instrument_id: str) -> float | None:
         return self.marks.get(instrument_id)
 
+    def side_mark(self, instrument_id: str, long: bool) -> float | None:
+        return self.mark(instrument_id)  # trade prices only: both sides close at the mark
+
     def closes(self, instrument_id: str, count: int) -> tuple[list[int], list[float]]:
         closes = self.series.get(instrument_id, [])[-count:]
         return list(range(len(closes))), closes

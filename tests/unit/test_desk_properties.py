@@ -186,6 +186,9 @@ class SimMarket:
     def mark(self, instrument_id: str) -> float | None:
         return self.prices.get(instrument_id)
 
+    def side_mark(self, instrument_id: str, long: bool) -> float | None:
+        return self.mark(instrument_id)  # trade prices only: both sides close at the mark
+
     def closes(self, instrument_id: str, count: int) -> tuple[list[int], list[float]]:
         return self.timestamps[-count:], self.history[instrument_id][-count:]
 

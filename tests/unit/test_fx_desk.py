@@ -30,10 +30,8 @@ class Prices:
     def closes(self, instrument_id: str, count: int) -> tuple[list[int], list[float]]:
         return [], []
 
-
-class SidedPrices(Prices):
     def side_mark(self, instrument_id: str, long: bool) -> float | None:
-        return self.sided.get((instrument_id, long))
+        return self.sided.get((instrument_id, long), self.marks.get(instrument_id))
 
 
 class Wallet:
@@ -97,11 +95,11 @@ def test_forex_sizes_floor_to_the_lot_step_and_skip_below_the_minimum_order():
 
 def test_the_desk_marks_a_long_at_the_bid_and_a_short_at_the_ask():
     sided = {(EURUSD.instrument_id, True): 1.0990, (EURUSD.instrument_id, False): 1.1010}
-    long_desk = _desk(market=SidedPrices({EURUSD.instrument_id: 1.1000}, sided))
+    long_desk = _desk(market=Prices({EURUSD.instrument_id: 1.1000}, sided))
     _fill(long_desk, EURUSD, "BUY", 1_000.0, 1.1000, "T-1")
     ledger = long_desk.ledgers["forex"]
     assert long_desk._marks(ledger) == {EURUSD.instrument_id: pytest.approx(1.0990)}
-    short_desk = _desk(market=SidedPrices({EURUSD.instrument_id: 1.1000}, sided))
+    short_desk = _desk(market=Prices({EURUSD.instrument_id: 1.1000}, sided))
     _fill(short_desk, EURUSD, "SELL", 1_000.0, 1.1000, "T-2")
     assert short_desk._marks(short_desk.ledgers["forex"]) == {EURUSD.instrument_id: pytest.approx(1.1010)}
 
