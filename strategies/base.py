@@ -87,6 +87,10 @@ class SignalStrategyConfig(StrategyConfig, frozen=True, kw_only=True):
         none of ``disallowed_regimes`` (``TREND_UP``, ``TREND_DOWN``, ``RANGE``, ``HIGH_VOL``,
         ``UNKNOWN``; None: no restriction). Refusals are journaled as ``regime_not_allowed``.
         Exits, stops and targets are never routed (``docs/sessions-regimes.md``).
+    trade_from_ns : int
+        No entries from signals on bars stamped before this UNIX time in nanoseconds (0: none).
+        Earlier bars still warm the indicators: a walk-forward test window starts trading at its
+        first bar with indicators fed by the bars before it.
     sessions_config : str, optional
         A sessions/regimes TOML file (``configs/sessions.toml``) read when the strategy is built;
         None uses the same values built in.
@@ -105,6 +109,7 @@ class SignalStrategyConfig(StrategyConfig, frozen=True, kw_only=True):
     allowed_regimes: list[str] | None = None
     disallowed_regimes: list[str] | None = None
     sessions_config: str | None = None
+    trade_from_ns: int = 0
 
 
 class SignalStrategy(Strategy):
@@ -134,6 +139,7 @@ class SignalStrategy(Strategy):
         if (config.trailing_activation_r > 0) != (config.trailing_distance_r > 0):
             raise ValueError("set both trailing_activation_r and trailing_distance_r, or neither")
         self._time_stop_bars = config.time_stop_bars
+        self._trade_from_ns = config.trade_from_ns
         self._trail_activation = config.trailing_activation_r
         self._trail_distance = config.trailing_distance_r
         self._manages_position = config.time_stop_bars > 0 or config.trailing_activation_r > 0
@@ -209,7 +215,7 @@ class SignalStrategy(Strategy):
             if not indicator.initialized:
                 return
         proposal = self.signal(bar)
-        if proposal is None:
+        if proposal is None or bar.ts_event < self._trade_from_ns:
             return
         if self._sibling_bar_type is not None and self._sibling_ts != bar.ts_event:
             self._pending = (proposal, bar)

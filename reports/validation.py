@@ -1,0 +1,192 @@
+"""Render a validation report (``report.json``'s content) as one self-contained HTML page.
+
+Compute, render, persist are separate: :mod:`research.validate` computes the report dict, this
+module only turns it into HTML (tables and matplotlib figures embedded as PNG), and the caller
+writes the file. Nothing here reads market data or runs a backtest.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
+th { background: #f3f3f3; } td.l, th.l { text-align: left; }
+.pass { color: #0a7d22; font-weight: 600; } .fail { color: #b00020; font-weight: 600; }
+img { max-width: 100%; }
+"""
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.4f}"
+    return html.escape(str(value))
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], left: int = 1) -> str:
+    head = "".join(
+        f'<th class="{"l" if i < left else ""}">{html.escape(h)}</th>' for i, h in enumerate(headers)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td class="{"l" if i < left else ""}">{cell}</td>' for i, cell in enumerate(row))
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _png(figure: Any) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+
+
+def _equity_figure(curves: Mapping[str, Sequence[Sequence[float]]]) -> str:
+    figure, axis = plt.subplots(figsize=(9, 3.5))
+    for name, points in curves.items():
+        if points:
+            axis.plot([p[0] / 86_400e9 for p in points], [p[1] for p in points], label=name, linewidth=1)
+    axis.set_xlabel("days since 1970 (UTC)")
+    axis.set_ylabel("equity")
+    axis.set_title("Out-of-sample equity per test window")
+    if curves:
+        axis.legend(fontsize=7, ncol=4)
+    return _png(figure)
+
+
+def _distribution_figure(title: str, values: Sequence[float], marks: Mapping[str, float | None]) -> str:
+    figure, axis = plt.subplots(figsize=(6, 3))
+    if values:
+        axis.hist(values, bins=40, color="#5b8def")
+    for label, value in marks.items():
+        if value is not None:
+            axis.axvline(value, color="#b00020", linestyle="--", linewidth=1)
+            axis.text(value, axis.get_ylim()[1] * 0.9, f" {label}", fontsize=7, color="#b00020")
+    axis.set_title(title)
+    return _png(figure)
+
+
+def render_validation_html(report: Mapping[str, Any]) -> str:
+    """Return the HTML page of a validation report: verdict, gates, folds, curves, stress, allowlist."""
+    verdict = report.get("verdict", "fail")
+    parts = [
+        f"<html><head><meta charset='utf-8'><title>Validation {html.escape(report['strategy_id'])}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>Validation of {html.escape(report['strategy_id'])}: "
+        f"<span class='{verdict}'>{verdict.upper()}</span></h1>",
+        f"<p>Asset class {html.escape(str(report.get('asset_class')))}; run config "
+        f"{html.escape(str(report.get('backtest')))}; {len(report.get('folds', []))} walk-forward folds.</p>",
+        "<h2>Gates</h2>",
+        _table(
+            ["gate", "value", "threshold", "passed"],
+            [
+                [
+                    html.escape(g["name"]),
+                    _fmt(g["value"]),
+                    f"{html.escape(str(g.get('comparison', '')))} {_fmt(g['threshold'])}",
+                    _verdict_cell(bool(g["passed"])),
+                ]
+                for g in report.get("gates", [])
+            ],
+        ),
+        "<h2>Out-of-sample aggregate</h2>",
+        _table(
+            ["metric", "value"], [[html.escape(k), _fmt(v)] for k, v in report.get("aggregate", {}).items()]
+        ),
+        "<h2>Folds</h2>",
+    ]
+    metric_names = [
+        "trades",
+        "sharpe",
+        "sortino",
+        "max_drawdown",
+        "profit_factor",
+        "expectancy",
+        "total_return",
+    ]
+    parts.append(
+        _table(
+            ["fold", "train", "test", "params", *[f"test {m}" for m in metric_names]],
+            [
+                [
+                    f["index"],
+                    f"{f['windows']['train_start'][:16]} .. {f['windows']['train_end'][:16]}",
+                    f"{f['windows']['test_start'][:16]} .. {f['windows']['test_end'][:16]}",
+                    html.escape(", ".join(f"{k}={v}" for k, v in f["params"].items())),
+                    *[_fmt(f["test"].get(m)) for m in metric_names],
+                ]
+                for f in report.get("folds", [])
+            ],
+            left=4,
+        )
+    )
+    parts.append(_equity_figure(report.get("equity_curves", {})))
+    stress = report.get("stress", {})
+    parts.append("<h2>Stress</h2>")
+    for key, title in (("monte_carlo", "Monte Carlo trade reordering"), ("bootstrap", "Trade bootstrap")):
+        block = stress.get(key) or {}
+        samples = block.get("max_drawdown_samples", [])
+        percentiles = block.get("max_drawdown", {}) or {}
+        parts.append(
+            _distribution_figure(
+                f"{title}: max drawdown", samples, {f"p{k}": v for k, v in percentiles.items()}
+            )
+        )
+        summary = {k: v for k, v in block.items() if not k.endswith("_samples")}
+        parts.append(_table(["measure", "value"], [[html.escape(k), _fmt(v)] for k, v in summary.items()]))
+    for key in ("cost_shocks", "reruns", "perturbation", "slices"):
+        if key in stress:
+            parts.append(
+                f"<h3>{html.escape(key.replace('_', ' '))}</h3><pre>{html.escape(_pretty(stress[key]))}</pre>"
+            )
+    allowlist = report.get("allowlist", {})
+    parts.append("<h2>Allowlist (enforced by the entry router)</h2>")
+    parts.append(
+        _table(
+            ["field", "value"],
+            [[html.escape(k), html.escape(_pretty(v))] for k, v in allowlist.items()],
+        )
+    )
+    lookahead = report.get("lookahead")
+    if lookahead is not None:
+        parts.append(f"<h2>Lookahead and warm-up</h2><pre>{html.escape(_pretty(lookahead))}</pre>")
+    tearsheet = report.get("tearsheet")
+    if tearsheet:
+        name = html.escape(Path(tearsheet).name)
+        parts.append(f"<p>quantstats tearsheet of the out-of-sample returns: <a href='{name}'>{name}</a></p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _verdict_cell(passed: bool) -> str:
+    return "<span class='pass'>pass</span>" if passed else "<span class='fail'>FAIL</span>"
+
+
+def _pretty(value: object) -> str:
+    import json
+
+    return json.dumps(value, indent=1, default=str)
+
+
+def write_validation_html(report: Mapping[str, Any], path: Path) -> Path:
+    """Render ``report`` and write it to ``path``; return the path."""
+    path.write_text(render_validation_html(report), encoding="utf-8")
+    return path

@@ -1,0 +1,343 @@
+"""Validate a strategy: walk-forward out of sample, stress suite, gates, allowlist, reports.
+
+``python -m research.validate --config configs/validation/<name>.toml [--output DIR]`` writes
+``<output>/<strategy_id>/report.json``, ``report.html`` and ``tearsheet.html`` (quantstats, the
+out-of-sample daily returns) and prints one JSON line (verdict, gates failed, paths). Exit code 0
+when the report was written (whatever the verdict), 2 on bad input.
+
+Compute, render and persist are separate steps: :func:`validate` computes the report dict; the HTML
+renderer (``reports.validation``) and the tearsheet (``reports.tearsheet``) are resolved by import
+path, like the backtest's tearsheet, so this research-layer module never imports the reports layer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import pandas as pd
+from nautilus_trader.model.data import BarType
+
+from engine import metrics as metrics_lib
+from engine.configs import ConfigError, load_run_config
+from engine.importing import resolve
+from research.validation import gates as gates_lib
+from research.validation import stress as stress_lib
+from research.validation.config import ValidationConfig, ValidationConfigError, load_validation_config
+from research.validation.lookahead import check_lookahead, check_warmup
+from research.validation.walkforward import (
+    REPORT_ASSET,
+    FoldOutcome,
+    WindowTask,
+    _market_data,
+    aggregate,
+    fold_record,
+    make_runner,
+    walk_forward,
+)
+from strategies.features.config import SessionsConfig
+from strategies.features.regimes import classify_regimes, regime_label
+from strategies.features.sessions import sessions_at
+
+HTML_RENDERER = "reports.validation:write_validation_html"
+TEARSHEET_RENDERER = "reports.tearsheet:write_tearsheet"
+GATE_CORE = (
+    "oos_trades",
+    "expectancy",
+    "profit_factor",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "max_drawdown",
+    "cvar_5",
+)
+
+
+def _variants(params: dict[str, Any], steps: Sequence[float]) -> list[tuple[str, dict[str, Any]]]:
+    """Return each numeric parameter moved up and down by every step (integers rounded, at least 1)."""
+    variants = []
+    for name in sorted(params):
+        value = params[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        for step in steps:
+            for sign in (1, -1):
+                moved: float | int = value * (1 + sign * step)
+                if isinstance(value, int):
+                    moved = max(1, round(moved))
+                    if moved == value:
+                        moved = value + sign if value + sign >= 1 else value
+                variants.append(
+                    (f"{name} {'+' if sign > 0 else '-'}{round(step * 100)}%", {**params, name: moved})
+                )
+    return variants
+
+
+def _label_trades(
+    config: ValidationConfig, outcomes: list[FoldOutcome], catalog: str | None
+) -> list[dict[str, Any]]:
+    """Return every out-of-sample trade with its entry's session and regime (from the signal bars)."""
+    run_config, data, _ = _market_data(config.backtest, catalog)
+    signal = BarType.from_str(run_config.data.bar_types[0])
+    bars = [b for b in data.bars if b.bar_type == signal]
+    stamps = np.array([b.ts_event for b in bars], dtype=np.int64)
+    flags = classify_regimes(
+        [b.high.as_double() for b in bars],
+        [b.low.as_double() for b in bars],
+        [b.close.as_double() for b in bars],
+    )
+    windows = SessionsConfig().sessions
+    trades = []
+    for outcome in outcomes:
+        for trade in outcome.test.trades:
+            index = int(np.searchsorted(stamps, trade["ts_opened"], side="right")) - 1
+            regime = regime_label(int(flags[index])) if index >= 0 else "UNKNOWN"
+            trades.append(
+                {
+                    **trade,
+                    "fold": outcome.fold.index,
+                    "session": "+".join(sorted(sessions_at(trade["ts_opened"], windows))) or "NONE",
+                    "regime": regime,
+                    "volatility": stress_lib.volatility_label(regime),
+                }
+            )
+    return trades
+
+
+def _rerun(
+    config: ValidationConfig, outcomes: list[FoldOutcome], run: Any, catalog: str | None, **shock: Any
+) -> list[Any]:
+    tasks = [
+        WindowTask(
+            config.backtest,
+            o.fold.test_start,
+            o.fold.test_end,
+            config.windows.warmup_bars,
+            tuple(sorted(o.params.items())),
+            config.seed,
+            catalog=catalog,
+            **shock,
+        )
+        for o in outcomes
+    ]
+    return list(run(tasks))
+
+
+def _aggregate_of(results: list[Any], periods: float) -> dict[str, Any]:
+    trades = [t for r in results for t in r.trades]
+    returns = [x for r in results for x in r.returns]
+    return metrics_lib.compute_metrics(
+        returns, [t["pnl"] for t in trades], sum(t["fees"] for t in trades), periods
+    )
+
+
+def _core_pass(gates: gates_lib.GatesConfig, asset: str, values: dict[str, Any]) -> bool:
+    results = gates_lib.evaluate_gates(gates, asset, values, {})
+    return all(r.passed for r in results if r.name in GATE_CORE)
+
+
+def validate(
+    config: ValidationConfig, *, catalog: str | None = None, with_samples: bool = True
+) -> dict[str, Any]:
+    """Run the whole validation of one strategy and return the report (JSON-ready)."""
+    started = time.perf_counter()
+    gates = gates_lib.load_gates(config.gates)
+    run_config = load_run_config(config.backtest)
+    periods = metrics_lib.PERIODS_PER_YEAR[run_config.report.asset_class]
+    start_equity = sum(float(b.split()[0]) for v in run_config.venues for b in v.starting_balances)
+    run, shutdown = make_runner(config.executor.kind, config.executor.workers)
+    try:
+        _, outcomes = walk_forward(config, run, catalog=catalog)
+        oos = aggregate(outcomes, periods)
+        trades = _label_trades(config, outcomes, catalog)
+        pnls = [t["pnl"] for t in trades]
+        s = config.stress
+        monte_carlo = stress_lib.monte_carlo_reorder(pnls, start_equity, s.monte_carlo_runs, config.seed)
+        bootstrap = stress_lib.bootstrap_trades(pnls, start_equity, s.monte_carlo_runs, config.seed)
+        reruns: dict[str, dict[str, Any]] = {}
+        for multiplier in s.fee_multipliers:
+            reruns[f"fees x{multiplier:g}"] = _aggregate_of(
+                _rerun(config, outcomes, run, catalog, fee_multiplier=multiplier), periods
+            )
+        reruns["slippage 1 tick on every fill"] = _aggregate_of(
+            _rerun(config, outcomes, run, catalog, slippage=True), periods
+        )
+        reruns[f"latency +{s.latency_ms:g} ms"] = _aggregate_of(
+            _rerun(config, outcomes, run, catalog, latency_ms=s.latency_ms), periods
+        )
+        perturbation: list[dict[str, Any]] = []
+        variant_results: dict[str, list[Any]] = {}
+        for outcome in outcomes:
+            for label, params in _variants(outcome.params, s.perturbations):
+                task = WindowTask(
+                    config.backtest,
+                    outcome.fold.test_start,
+                    outcome.fold.test_end,
+                    config.windows.warmup_bars,
+                    tuple(sorted(params.items())),
+                    config.seed,
+                    catalog=catalog,
+                )
+                variant_results.setdefault(label, []).append(task)
+        labels = sorted(variant_results)
+        flat = [task for label in labels for task in variant_results[label]]
+        done = run(flat) if flat else []
+        offset = 0
+        for label in labels:
+            count = len(variant_results[label])
+            values = _aggregate_of(done[offset : offset + count], periods)
+            offset += count
+            perturbation.append(
+                {"variant": label, "metrics": values, "passed": _core_pass(gates, config.asset_class, values)}
+            )
+    finally:
+        shutdown()
+    pass_rate = stress_lib.perturbation_pass_rate([p["passed"] for p in perturbation])
+    stress: dict[str, Any] = {
+        "monte_carlo_reorder": monte_carlo,
+        "bootstrap_trades": bootstrap,
+        "perturbation_pass_rate": pass_rate,
+        "perturbation": perturbation,
+        "reruns": reruns,
+        "cost_shocks": stress_lib.cost_shock_scenarios(
+            pnls,
+            [t["fees"] for t in trades],
+            [t["notional"] for t in trades],
+            scenarios=[(1.0, 0.0), *((m, 0.0) for m in s.fee_multipliers), (1.0, s.slippage_bps)],
+        ),
+        "slices": {
+            "session": stress_lib.slice_trades(trades, "session"),
+            "regime": stress_lib.slice_trades(trades, "regime"),
+            "volatility": stress_lib.slice_trades(trades, "volatility"),
+        },
+    }
+    lookahead = None
+    if config.lookahead_check:
+        data = _market_data(config.backtest, catalog)[1]
+        checked = dataclass_replace_catalog(run_config, catalog)
+        lookahead = {
+            "lookahead": check_lookahead(checked, cuts=3, data=data).to_dict(),
+            "warmup": check_warmup(checked, data=data).to_dict(),
+        }
+    results = gates_lib.evaluate_gates(gates, config.asset_class, oos, stress)
+    if lookahead is not None:  # a strategy that peeks at future bars fails, whatever its numbers
+        flags = len(lookahead["lookahead"].get("flags", []))
+        clean = not lookahead["lookahead"]["flagged"]
+        results.append(gates_lib.GateResult("lookahead_flags", float(flags), 0.0, clean, "<="))
+    allowlist = gates_lib.build_allowlist(
+        stress["slices"]["session"], stress["slices"]["regime"], gates.allowlist
+    )
+    report: dict[str, Any] = {
+        "strategy_id": config.strategy_id,
+        "asset_class": config.asset_class,
+        "backtest": config.backtest,
+        "seed": config.seed,
+        "windows": {
+            "mode": config.windows.mode,
+            "train_days": config.windows.train_days,
+            "test_days": config.windows.test_days,
+            "purge_bars": config.windows.purge_bars,
+            "embargo_bars": config.windows.embargo_bars,
+            "warmup_bars": config.windows.warmup_bars,
+        },
+        "search": {"objective": config.search.objective, "params": config.search.params},
+        "folds": [fold_record(o) for o in outcomes],
+        "aggregate": oos,
+        "annualisation": {"periods_per_year": periods, "basis": REPORT_ASSET[config.asset_class]},
+        "stress": stress,
+        "gates": [r.as_dict() for r in results],
+        "verdict": gates_lib.verdict(results),
+        "allowlist": dict(allowlist),
+        "lookahead": lookahead,
+        "equity_curves": {f"fold {o.fold.index}": o.test.equity for o in outcomes},
+        "oos_daily_returns": {
+            "days": [d for o in outcomes for d in o.test.days],
+            "returns": [r for o in outcomes for r in o.test.returns],
+        },
+        "trades": len(trades),
+        "executor": {"kind": config.executor.kind, "workers": config.executor.workers},
+        "wall_seconds": round(time.perf_counter() - started, 3),
+    }
+    return report
+
+
+def dataclass_replace_catalog(run_config: Any, catalog: str | None) -> Any:
+    """Return the run config reading from ``catalog`` (unchanged when None)."""
+    if catalog is None:
+        return run_config
+    return msgspec.structs.replace(run_config, data=msgspec.structs.replace(run_config.data, catalog=catalog))
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        return _json_ready(value.item())
+    return value
+
+
+def write_report(report: dict[str, Any], folder: Path, periods: int) -> dict[str, str]:
+    """Persist a report: ``report.json``, ``report.html`` and the quantstats ``tearsheet.html``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"json": str(folder / "report.json"), "html": str(folder / "report.html")}
+    daily = report["oos_daily_returns"]
+    if daily["returns"]:
+        series = pd.Series(daily["returns"], index=pd.to_datetime(daily["days"], unit="ns", utc=True))
+        series = series.groupby(level=0).sum().sort_index()
+        writer = resolve(TEARSHEET_RENDERER, "tearsheet")
+        paths["tearsheet"] = str(
+            writer(series, folder / "tearsheet.html", f"{report['strategy_id']} out of sample", periods)
+        )
+        report["tearsheet"] = paths["tearsheet"]
+    ready = _json_ready(report)
+    Path(paths["json"]).write_text(json.dumps(ready, indent=1, allow_nan=False) + "\n")
+    resolve(HTML_RENDERER, "renderer")(ready, Path(paths["html"]))
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``python -m research.validate``."""
+    parser = argparse.ArgumentParser(prog="python -m research.validate", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="configs/validation/<name>.toml")
+    parser.add_argument("--output", help="report folder root (default: the config's `output`)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_validation_config(args.config)
+        report = validate(config)
+    except (ValidationConfigError, gates_lib.GatesConfigError, ConfigError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    folder = Path(args.output or config.output) / config.strategy_id
+    periods = int(report["annualisation"]["periods_per_year"])
+    paths = write_report(report, folder, periods)
+    failed = [g["name"] for g in report["gates"] if not g["passed"]]
+    print(
+        json.dumps(
+            {
+                "strategy_id": config.strategy_id,
+                "verdict": report["verdict"],
+                "oos_trades": report["trades"],
+                "failed_gates": failed,
+                "folds": len(report["folds"]),
+                "wall_seconds": report["wall_seconds"],
+                **paths,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

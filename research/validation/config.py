@@ -1,0 +1,128 @@
+"""The validation config (``configs/validation/<name>.toml``): what to validate and how.
+
+One file names the backtest run config of the strategy under test (its data, venue, fees, desk and
+strategy class), the walk-forward windows, the parameter grid searched on each training window, the
+executor, the stress suite and the gates file. Bad values fail at load, naming file, field, value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from catalog.tomlconfig import describe_validation_error, read_toml
+
+
+class ValidationConfigError(ValueError):
+    """Raised when a validation config is missing, unreadable or holds an impossible value."""
+
+
+class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class WindowsSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Walk-forward windows, in days of the data (rolling or anchored training windows).
+
+    ``purge_bars`` ends each training window that many signal bars before its test window, so no
+    training trade's outcome (its label) can reach into the test data: set it to the strategy's
+    longest holding period (its time stop). ``embargo_bars`` drops that many bars after each test
+    window from any later training window. ``warmup_bars`` bars before a window feed the
+    indicators without trading (``trade_from_ns``).
+    """
+
+    mode: Literal["rolling", "anchored"] = "rolling"
+    train_days: float
+    test_days: float
+    step_days: float | None = None
+    purge_bars: int = 0
+    embargo_bars: int = 0
+    warmup_bars: int = 0
+
+
+class SearchSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The parameter grid searched on each training window and the objective that picks the best."""
+
+    objective: Literal["sharpe", "sortino", "expectancy", "total_return", "profit_factor"] = "sharpe"
+    params: dict[str, list[Any]] = msgspec.field(default_factory=dict)
+
+
+class ExecutorSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Where fold backtests run: a local process pool (default) or Ray; ``workers`` 1 runs in-process."""
+
+    kind: Literal["process", "ray"] = "process"
+    workers: int = 1
+
+
+class StressSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The stress suite: Monte Carlo runs, cost and latency shocks, parameter perturbations."""
+
+    monte_carlo_runs: int = 1000
+    fee_multipliers: list[float] = msgspec.field(default_factory=lambda: [2.0, 3.0])
+    slippage_bps: float = 2.0
+    latency_ms: float = 250.0
+    perturbations: list[float] = msgspec.field(default_factory=lambda: [0.1, 0.2])
+
+
+class ValidationConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Everything ``python -m research.validate`` needs for one strategy."""
+
+    strategy_id: str
+    backtest: str
+    asset_class: Literal["crypto_spot", "crypto_futures", "forex", "options"]
+    gates: str = "configs/gates.toml"
+    output: str = "reports/validation"
+    seed: int = 42
+    lookahead_check: bool = True
+    windows: WindowsSection
+    search: SearchSection = msgspec.field(default_factory=SearchSection)
+    executor: ExecutorSection = msgspec.field(default_factory=ExecutorSection)
+    stress: StressSection = msgspec.field(default_factory=StressSection)
+
+
+def load_validation_config(path: str | Path) -> ValidationConfig:
+    """Read and check a validation config.
+
+    Raises
+    ------
+    ValidationConfigError
+        If the file is missing, is not TOML, breaks the schema or holds an impossible value; the
+        message names the file, the field and the value.
+    """
+    raw = read_toml(path, ValidationConfigError)
+    try:
+        config = msgspec.convert(raw, ValidationConfig)
+    except msgspec.ValidationError as exc:
+        raise ValidationConfigError(describe_validation_error(str(path), raw, str(exc))) from exc
+    _check(config, str(path))
+    return config
+
+
+def _fail(origin: str, field: str, value: object, why: str) -> None:
+    raise ValidationConfigError(f"{origin}: {field} = {value!r}: {why}")
+
+
+def _check(config: ValidationConfig, origin: str) -> None:
+    windows = config.windows
+    for field in ("train_days", "test_days"):
+        if not getattr(windows, field) > 0:
+            _fail(origin, f"windows.{field}", getattr(windows, field), "must be positive")
+    if windows.step_days is not None and not windows.step_days > 0:
+        _fail(origin, "windows.step_days", windows.step_days, "must be positive")
+    for field in ("purge_bars", "embargo_bars", "warmup_bars"):
+        if getattr(windows, field) < 0:
+            _fail(origin, f"windows.{field}", getattr(windows, field), "must be >= 0")
+    if config.executor.workers < 1:
+        _fail(origin, "executor.workers", config.executor.workers, "must be >= 1")
+    for name, values in config.search.params.items():
+        if not values:
+            _fail(origin, f"search.params.{name}", values, "needs at least one value")
+    if config.stress.monte_carlo_runs < 1:
+        _fail(origin, "stress.monte_carlo_runs", config.stress.monte_carlo_runs, "must be >= 1")
+    for value in config.stress.perturbations:
+        if not 0 < value < 1:
+            _fail(origin, "stress.perturbations", config.stress.perturbations, "each must be in (0, 1)")
+    if not Path(config.backtest).is_file():
+        _fail(origin, "backtest", config.backtest, "no such run config")

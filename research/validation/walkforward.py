@@ -1,0 +1,421 @@
+"""Walk-forward validation: parameters fitted on each training window, judged out of sample.
+
+Windows (López de Prado, Advances in Financial Machine Learning, ch. 7 and 12, applied to time
+windows): test windows follow each other from ``train_days`` after the data's start; each has a
+training window before it (rolling: the last ``train_days``; anchored: everything from the start)
+that ends ``purge_bars`` signal bars before the test window, so no training trade's outcome overlaps
+the test data, and from which the ``embargo_bars`` after every earlier test window are cut.
+
+Every window is a real nautilus backtest through :func:`engine.backtest.assemble`: the run config's
+strategy class, venue, fees, slippage, latency and risk desk, on the catalog's bars sliced in memory.
+The bars of ``warmup_bars`` before a window feed the indicators; the strategy trades from the
+window's first bar (``trade_from_ns``). On each training window every point of the parameter grid
+is backtested and the best by the objective (ties: the first in grid order) is run on the test
+window. Windows run on a local process pool (``spawn``; each worker reads the catalog once) or on
+Ray; every task is deterministic, so results do not depend on the executor or the worker count.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from typing import Any
+
+import msgspec
+import numpy as np
+import pandas as pd
+from nautilus_trader.model.data import Bar, BarType
+
+from engine import metrics as metrics_lib
+from engine import results
+from engine.backtest import MarketData, assemble, load_desk, load_market_data
+from engine.configs import RunConfig, load_run_config
+from research.validation.config import ValidationConfig, ValidationConfigError
+
+NS_PER_DAY = 86_400 * 1_000_000_000
+REPORT_ASSET = {"crypto_spot": "crypto", "crypto_futures": "crypto", "forex": "fx", "options": "options"}
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """One walk-forward fold: training and test windows as UNIX ns, ``[start, end)``."""
+
+    index: int
+    train_start: int
+    train_end: int
+    test_start: int
+    test_end: int
+    excluded: tuple[tuple[int, int], ...] = ()  # embargoed spans inside the training window
+
+
+def make_folds(
+    data_start: int,
+    data_end: int,
+    bar_ns: int,
+    *,
+    train_days: float,
+    test_days: float,
+    step_days: float | None = None,
+    mode: str = "rolling",
+    purge_bars: int = 0,
+    embargo_bars: int = 0,
+) -> list[Fold]:
+    """Cut ``[data_start, data_end)`` into walk-forward folds.
+
+    Parameters
+    ----------
+    data_start, data_end : int
+        The data's first bar and the end of its last bar (UNIX ns).
+    bar_ns : int
+        The signal bar's length in ns (purge and embargo are counted in bars).
+    train_days, test_days, step_days : float
+        Window lengths; ``step_days`` (default ``test_days``) moves the test window.
+    mode : {"rolling", "anchored"}
+        Rolling training windows keep ``train_days``; anchored ones start at ``data_start``.
+    purge_bars, embargo_bars : int
+        Bars between a training window's end and its test window's start; bars after each earlier
+        test window kept out of later training windows.
+    """
+    train_ns = round(train_days * NS_PER_DAY)
+    test_ns = round(test_days * NS_PER_DAY)
+    step_ns = round((step_days or test_days) * NS_PER_DAY)
+    purge_ns, embargo_ns = purge_bars * bar_ns, embargo_bars * bar_ns
+    folds: list[Fold] = []
+    test_start = data_start + train_ns
+    while test_start + test_ns <= data_end:
+        train_start = data_start if mode == "anchored" else test_start - train_ns
+        train_end = test_start - purge_ns
+        excluded = tuple(
+            (max(train_start, f.test_end), min(train_end, f.test_end + embargo_ns))
+            for f in folds
+            if embargo_ns and f.test_end < train_end and f.test_end + embargo_ns > train_start
+        )
+        if train_end > train_start:
+            folds.append(Fold(len(folds), train_start, train_end, test_start, test_start + test_ns, excluded))
+        test_start += step_ns
+    return folds
+
+
+@dataclass
+class WindowResult:
+    """What one window's backtest produced: metrics, closed trades and the daily returns."""
+
+    metrics: dict[str, Any]
+    trades: list[dict[str, Any]]
+    days: list[int]
+    returns: list[float]
+    equity: list[tuple[int, float]]
+    bars: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class WindowTask:
+    """One backtest to run: a run config, a window, the parameters and the shocks to apply."""
+
+    backtest: str
+    start: int
+    end: int
+    warmup_bars: int
+    params: tuple[tuple[str, Any], ...]
+    seed: int
+    fee_multiplier: float = 1.0
+    latency_ms: float = 0.0
+    slippage: bool = False
+    excluded: tuple[tuple[int, int], ...] = ()
+    catalog: str | None = None
+    tag: str = ""
+
+
+@functools.lru_cache(maxsize=4)
+def _market_data(backtest: str, catalog: str | None) -> tuple[RunConfig, MarketData, int]:
+    config = load_run_config(backtest)
+    if catalog is not None:
+        config = msgspec.structs.replace(config, data=msgspec.structs.replace(config.data, catalog=catalog))
+    data = load_market_data(config)
+    signal = BarType.from_str(config.data.bar_types[0])
+    bar_ns = int(signal.spec.timedelta.total_seconds() * 1_000_000_000)
+    return config, data, bar_ns
+
+
+def _shocked(config: RunConfig, task: WindowTask) -> RunConfig:
+    venues = []
+    for venue in config.venues:
+        latency = venue.latency
+        if task.latency_ms:
+            latency = msgspec.structs.replace(latency, base_ms=latency.base_ms + task.latency_ms)
+        fill = venue.fill_model
+        if task.slippage:
+            fill = msgspec.structs.replace(fill, prob_slippage=1.0)
+        fees = venue.fees
+        if task.fee_multiplier != 1.0 and fees.model == "fixed" and fees.fixed_commission:
+            amount, currency = fees.fixed_commission.split()
+            fees = msgspec.structs.replace(
+                fees, fixed_commission=f"{float(amount) * task.fee_multiplier:.8f} {currency}"
+            )
+        venues.append(msgspec.structs.replace(venue, latency=latency, fill_model=fill, fees=fees))
+    strategies = [
+        msgspec.structs.replace(s, config={**s.config, **dict(task.params), "trade_from_ns": task.start})
+        for s in config.strategies
+    ]
+    run = msgspec.structs.replace(config.run, seed=task.seed, log_level="OFF")
+    report = msgspec.structs.replace(config.report, tearsheet=False)
+    return msgspec.structs.replace(config, venues=venues, strategies=strategies, run=run, report=report)
+
+
+def _scaled_fees(instrument: Any, multiplier: float) -> Any:
+    """Return ``instrument`` with maker and taker fees scaled (the venue's maker/taker fee model)."""
+    if multiplier == 1.0 or not hasattr(instrument, "taker_fee"):
+        return instrument
+    kind = type(instrument)
+    raw = kind.to_dict(instrument)
+    for key in ("maker_fee", "taker_fee"):
+        raw[key] = str(float(raw[key]) * multiplier)
+    return kind.from_dict(raw)
+
+
+def run_window(task: WindowTask) -> WindowResult:
+    """Backtest one window; trades open only inside ``[task.start, task.end)`` and outside exclusions."""
+    started = time.perf_counter()
+    base, data, bar_ns = _market_data(task.backtest, task.catalog)
+    config = _shocked(base, task)
+    first = task.start - task.warmup_bars * bar_ns
+    bars = [b for b in data.bars if first <= b.ts_event < task.end and not _excluded(b, task.excluded)]
+    instruments = [_scaled_fees(i, task.fee_multiplier) for i in data.instruments]
+    window = MarketData(instruments, bars, funding=data.funding, options=data.options)
+    assembled = assemble(config, window, desk_config=load_desk(config))
+    engine = assembled.engine
+    engine.run()
+    trader = engine.trader
+    orders = results.orders_table(trader)
+    positions = results.positions_table(trader, orders)
+    trades = _trades(positions)
+    samples = pd.DataFrame(assembled.sampler.samples, columns=["ts_ns", "venue", "equity"])
+    equity = samples.groupby("ts_ns", sort=True)["equity"].sum() if not samples.empty else pd.Series()
+    equity = equity[equity.index >= task.start]
+    start_equity = sum(float(b.split()[0]) for v in config.venues for b in v.starting_balances)
+    days, daily = metrics_lib.daily_returns_from_equity(
+        equity.index.to_numpy(), equity.to_numpy(), start_equity
+    )
+    periods = metrics_lib.PERIODS_PER_YEAR[config.report.asset_class]
+    pnls = [t["pnl"] for t in trades]
+    fees = sum(t["fees"] for t in trades)
+    values = metrics_lib.compute_metrics(daily, pnls, fees, periods)
+    engine.dispose()
+    return WindowResult(
+        metrics=values,
+        trades=trades,
+        days=[int(d) for d in np.asarray(days)],
+        returns=[float(r) for r in np.asarray(daily)],
+        equity=[(int(ts), float(v)) for ts, v in equity.items()],
+        bars=len(bars),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _excluded(bar: Bar, spans: tuple[tuple[int, int], ...]) -> bool:
+    return any(lo <= bar.ts_event < hi for lo, hi in spans)
+
+
+def _trades(positions: pd.DataFrame) -> list[dict[str, Any]]:
+    if positions.empty:
+        return []
+    closed = positions[positions["ts_closed"].notna()].sort_values("ts_closed", kind="stable")
+    trades = []
+    for row in closed.itertuples(index=False):
+        fees = sum(results.money_to_float(c) for c in (row.commissions or []))
+        quantity = float(row.peak_qty)
+        trades.append(
+            {
+                "instrument_id": str(row.instrument_id),
+                "side": str(row.entry),
+                "ts_opened": int(pd.Timestamp(row.ts_opened).value),
+                "ts_closed": int(pd.Timestamp(row.ts_closed).value),
+                "entry": float(row.avg_px_open),
+                "exit": float(row.avg_px_close),
+                "quantity": quantity,
+                "notional": quantity * float(row.avg_px_open),
+                "pnl": results.money_to_float(row.realized_pnl),
+                "fees": fees,
+                "exit_reason": str(row.exit_reason),
+            }
+        )
+    return trades
+
+
+# -- executors ------------------------------------------------------------------------------------
+
+
+Runner = Callable[[Sequence[WindowTask]], list[WindowResult]]
+
+
+def make_runner(kind: str, workers: int) -> tuple[Runner, Callable[[], None]]:
+    """Return a function running window tasks in order of submission, and its shutdown."""
+    if kind == "ray":
+        try:
+            import ray  # type: ignore[import-not-found]
+        except ImportError as exc:
+            raise ValidationConfigError(
+                "executor.kind = 'ray' but Ray is not installed: pip install 'ray[default]'"
+            ) from exc
+        if not ray.is_initialized():
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        remote = ray.remote(run_window)
+
+        def run_ray(tasks: Sequence[WindowTask]) -> list[WindowResult]:
+            return list(ray.get([remote.remote(task) for task in tasks]))
+
+        return run_ray, ray.shutdown
+    if workers == 1:
+        return (lambda tasks: [run_window(task) for task in tasks]), (lambda: None)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+
+    def run_pool(tasks: Sequence[WindowTask]) -> list[WindowResult]:
+        return list(pool.map(run_window, tasks, chunksize=1))
+
+    return run_pool, functools.partial(pool.shutdown, wait=True)
+
+
+# -- the walk-forward ------------------------------------------------------------------------------
+
+
+@dataclass
+class FoldOutcome:
+    """A fold's windows, the chosen parameters, and the train and test results."""
+
+    fold: Fold
+    params: dict[str, Any]
+    train: dict[str, Any]
+    test: WindowResult
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parameter_grid(params: dict[str, list[Any]]) -> list[tuple[tuple[str, Any], ...]]:
+    """Return every combination of the grid, in a fixed order (keys sorted, values as listed)."""
+    keys = sorted(params)
+    return [tuple(zip(keys, values, strict=True)) for values in itertools.product(*(params[k] for k in keys))]
+
+
+def _score(metrics: dict[str, Any], objective: str) -> float:
+    value = metrics.get(objective)
+    return float(value) if value is not None and math.isfinite(float(value)) else -math.inf
+
+
+def data_span(backtest: str, catalog: str | None = None) -> tuple[int, int, int]:
+    """Return (first bar time, end of the last bar, bar length) of a run config's signal bars."""
+    config, data, bar_ns = _market_data(backtest, catalog)
+    signal = BarType.from_str(config.data.bar_types[0])
+    stamps = [b.ts_event for b in data.bars if b.bar_type == signal]
+    if not stamps:
+        raise ValidationConfigError(f"{backtest}: no bars of {signal} in the catalog")
+    return min(stamps) - bar_ns, max(stamps), bar_ns
+
+
+def walk_forward(
+    config: ValidationConfig, run: Runner, *, catalog: str | None = None
+) -> tuple[list[Fold], list[FoldOutcome]]:
+    """Fit on every training window, test the chosen parameters out of sample; return the folds."""
+    start, end, bar_ns = data_span(config.backtest, catalog)
+    w = config.windows
+    folds = make_folds(
+        start,
+        end,
+        bar_ns,
+        train_days=w.train_days,
+        test_days=w.test_days,
+        step_days=w.step_days,
+        mode=w.mode,
+        purge_bars=w.purge_bars,
+        embargo_bars=w.embargo_bars,
+    )
+    if not folds:
+        raise ValidationConfigError(
+            f"windows: train {w.train_days} d + test {w.test_days} d do not fit in the data "
+            f"({(end - start) / NS_PER_DAY:.1f} d)"
+        )
+    grid = parameter_grid(config.search.params)
+    train_tasks = [
+        WindowTask(
+            config.backtest,
+            f.train_start,
+            f.train_end,
+            w.warmup_bars,
+            params,
+            config.seed,
+            excluded=f.excluded,
+            catalog=catalog,
+            tag=f"train-{f.index}",
+        )
+        for f in folds
+        for params in grid
+    ]
+    train_results = run(train_tasks) if len(grid) > 1 else [None] * len(train_tasks)
+    chosen: list[tuple[tuple[str, Any], ...]] = []
+    candidates: list[list[dict[str, Any]]] = []
+    for index, _ in enumerate(folds):
+        block = train_results[index * len(grid) : (index + 1) * len(grid)]
+        rows = [
+            {"params": dict(p), "metrics": r.metrics if r is not None else {}}
+            for p, r in zip(grid, block, strict=True)
+        ]
+        scores = [_score(row["metrics"], config.search.objective) for row in rows]
+        best = int(np.argmax(scores)) if rows else 0
+        chosen.append(grid[best])
+        candidates.append(rows)
+    test_tasks = [
+        WindowTask(
+            config.backtest,
+            f.test_start,
+            f.test_end,
+            w.warmup_bars,
+            params,
+            config.seed,
+            catalog=catalog,
+            tag=f"test-{f.index}",
+        )
+        for f, params in zip(folds, chosen, strict=True)
+    ]
+    tests = run(test_tasks)
+    outcomes = [
+        FoldOutcome(
+            fold=f,
+            params=dict(params),
+            train=rows[grid.index(params)]["metrics"],
+            test=result,
+            candidates=rows,
+        )
+        for f, params, result, rows in zip(folds, chosen, tests, candidates, strict=True)
+    ]
+    return folds, outcomes
+
+
+def aggregate(outcomes: Iterable[FoldOutcome], periods_per_year: float) -> dict[str, Any]:
+    """Return the metrics of all out-of-sample test windows together (trades and daily returns)."""
+    outcomes = list(outcomes)
+    trades = [t for o in outcomes for t in o.test.trades]
+    returns = [r for o in outcomes for r in o.test.returns]
+    fees = sum(t["fees"] for t in trades)
+    return metrics_lib.compute_metrics(returns, [t["pnl"] for t in trades], fees, periods_per_year)
+
+
+def fold_record(outcome: FoldOutcome) -> dict[str, Any]:
+    """Return a fold as the report's JSON: windows (ISO and ns), parameters, train and test metrics."""
+    fold = asdict(outcome.fold)
+    spans = {key: value for key, value in fold.items() if key not in ("index", "excluded")}
+    iso = {key: pd.Timestamp(value, unit="ns", tz="UTC").isoformat() for key, value in spans.items()}
+    return {
+        "index": outcome.fold.index,
+        "windows": {**iso, "excluded": [list(span) for span in outcome.fold.excluded]},
+        "windows_ns": spans,
+        "params": outcome.params,
+        "train": outcome.train,
+        "test": outcome.test.metrics,
+        "test_bars": outcome.test.bars,
+        "test_seconds": round(outcome.test.seconds, 3),
+    }
