@@ -320,7 +320,8 @@ def _carry_actor(
     )
 
 
-def _equity_frame(sampler: EquitySampler) -> pd.DataFrame:
+def equity_frame(sampler: EquitySampler) -> pd.DataFrame:
+    """Return the equity summed over venues per sample time (``ts_ns``, ``equity``, ``timestamp``)."""
     frame = pd.DataFrame(sampler.samples, columns=["ts_ns", "venue", "equity"])
     if frame.empty:
         return frame
@@ -329,7 +330,8 @@ def _equity_frame(sampler: EquitySampler) -> pd.DataFrame:
     return total
 
 
-def _starting_equity(config: RunConfig) -> float:
+def starting_equity(config: RunConfig) -> float:
+    """Return the sum of every venue's starting balances (the equity a run starts from)."""
     return sum(float(balance.split()[0]) for venue in config.venues for balance in venue.starting_balances)
 
 
@@ -366,14 +368,14 @@ def run_backtest(config: RunConfig, out_dir: Path) -> dict[str, Any]:
     fills = results.fills_table(trader)
     orders = results.orders_table(trader)
     positions = results.positions_table(trader, orders)
-    equity = _equity_frame(assembled.sampler)
+    equity = equity_frame(assembled.sampler)
     for name, frame in (("fills", fills), ("orders", orders), ("positions", positions), ("equity", equity)):
         results.write_table(frame, out_dir / f"{name}.parquet")
 
-    starting_equity = _starting_equity(config)
+    start_equity = starting_equity(config)
     periods = metrics_lib.PERIODS_PER_YEAR[config.report.asset_class]
     days, daily_returns = metrics_lib.daily_returns_from_equity(
-        equity["ts_ns"].to_numpy(), equity["equity"].to_numpy(), starting_equity
+        equity["ts_ns"].to_numpy(), equity["equity"].to_numpy(), start_equity
     )
     trade_pnls = results.closed_trade_pnls(positions)
     fees = float(sum(results.money_to_float(value) for value in fills.get("commission", [])))
@@ -385,14 +387,14 @@ def run_backtest(config: RunConfig, out_dir: Path) -> dict[str, Any]:
         series = pd.Series(daily_returns, index=pd.to_datetime(days, utc=True), name=config.run.name)
         tearsheet_path = str(renderer(series, out_dir / "tearsheet.html", config.run.name, periods))
 
-    final_equity = float(equity["equity"].iloc[-1]) if not equity.empty else starting_equity
+    final_equity = float(equity["equity"].iloc[-1]) if not equity.empty else start_equity
     summary: dict[str, Any] = {
         "run": config.run.name,
         "fingerprint": results.fingerprint(fills),
         "metrics": metric_values,
         "fills": len(fills),
         "orders": len(orders),
-        "starting_equity": starting_equity,
+        "starting_equity": start_equity,
         "final_equity": round(final_equity, 8),
         "bars_processed": assembled.bars_processed,
         "wall_seconds": round(wall_seconds, 3),

@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import numpy as np
 import pandas as pd
 from nautilus_trader.model.data import BarType
 
 from engine import metrics as metrics_lib
+from engine.backtest import starting_equity
 from engine.configs import ConfigError, load_run_config
 from engine.importing import resolve
 from research.validation import gates as gates_lib
@@ -37,11 +37,13 @@ from research.validation.walkforward import (
     REPORT_ASSET,
     FoldOutcome,
     WindowTask,
-    _market_data,
     aggregate,
     fold_record,
     make_runner,
+    market_data,
+    test_task,
     walk_forward,
+    with_catalog,
 )
 from strategies.features.config import SessionsConfig
 from strategies.features.regimes import classify_regimes, regime_label
@@ -85,7 +87,7 @@ def _label_trades(
     config: ValidationConfig, outcomes: list[FoldOutcome], catalog: str | None
 ) -> list[dict[str, Any]]:
     """Return every out-of-sample trade with its entry's session and regime (from the signal bars)."""
-    run_config, data, _ = _market_data(config.backtest, catalog)
+    run_config, data, _ = market_data(config.backtest, catalog)
     signal = BarType.from_str(run_config.data.bar_types[0])
     bars = [b for b in data.bars if b.bar_type == signal]
     stamps = np.array([b.ts_event for b in bars], dtype=np.int64)
@@ -112,92 +114,54 @@ def _label_trades(
     return trades
 
 
-def _rerun(
-    config: ValidationConfig, outcomes: list[FoldOutcome], run: Any, catalog: str | None, **shock: Any
-) -> list[Any]:
-    tasks = [
-        WindowTask(
-            config.backtest,
-            o.fold.test_start,
-            o.fold.test_end,
-            config.windows.warmup_bars,
-            tuple(sorted(o.params.items())),
-            config.seed,
-            catalog=catalog,
-            **shock,
-        )
-        for o in outcomes
-    ]
-    return list(run(tasks))
-
-
-def _aggregate_of(results: list[Any], periods: float) -> dict[str, Any]:
-    trades = [t for r in results for t in r.trades]
-    returns = [x for r in results for x in r.returns]
-    return metrics_lib.compute_metrics(
-        returns, [t["pnl"] for t in trades], sum(t["fees"] for t in trades), periods
-    )
-
-
 def _core_pass(gates: gates_lib.GatesConfig, asset: str, values: dict[str, Any]) -> bool:
     results = gates_lib.evaluate_gates(gates, asset, values, {})
     return all(r.passed for r in results if r.name in GATE_CORE)
 
 
-def validate(
-    config: ValidationConfig, *, catalog: str | None = None, with_samples: bool = True
-) -> dict[str, Any]:
+def validate(config: ValidationConfig, *, catalog: str | None = None) -> dict[str, Any]:
     """Run the whole validation of one strategy and return the report (JSON-ready)."""
     started = time.perf_counter()
     gates = gates_lib.load_gates(config.gates)
     run_config = load_run_config(config.backtest)
     periods = metrics_lib.PERIODS_PER_YEAR[run_config.report.asset_class]
-    start_equity = sum(float(b.split()[0]) for v in run_config.venues for b in v.starting_balances)
+    start_equity = starting_equity(run_config)
     run, shutdown = make_runner(config.executor.kind, config.executor.workers)
     try:
         _, outcomes = walk_forward(config, run, catalog=catalog)
-        oos = aggregate(outcomes, periods)
+        oos = aggregate([o.test for o in outcomes], periods)
         trades = _label_trades(config, outcomes, catalog)
         pnls = [t["pnl"] for t in trades]
         s = config.stress
         monte_carlo = stress_lib.monte_carlo_reorder(pnls, start_equity, s.monte_carlo_runs, config.seed)
         bootstrap = stress_lib.bootstrap_trades(pnls, start_equity, s.monte_carlo_runs, config.seed)
-        reruns: dict[str, dict[str, Any]] = {}
-        for multiplier in s.fee_multipliers:
-            reruns[f"fees x{multiplier:g}"] = _aggregate_of(
-                _rerun(config, outcomes, run, catalog, fee_multiplier=multiplier), periods
-            )
-        reruns["slippage 1 tick on every fill"] = _aggregate_of(
-            _rerun(config, outcomes, run, catalog, slippage=True), periods
-        )
-        reruns[f"latency +{s.latency_ms:g} ms"] = _aggregate_of(
-            _rerun(config, outcomes, run, catalog, latency_ms=s.latency_ms), periods
-        )
-        perturbation: list[dict[str, Any]] = []
-        variant_results: dict[str, list[Any]] = {}
+        # every shocked re-run of the test windows goes to the executor in one batch
+        shocks: dict[str, dict[str, Any]] = {f"fees x{m:g}": {"fee_multiplier": m} for m in s.fee_multipliers}
+        shocks["slippage 1 tick on every fill"] = {"slippage": True}
+        shocks[f"latency +{s.latency_ms:g} ms"] = {"latency_ms": s.latency_ms}
+        batches = {
+            label: [test_task(config, o.fold, o.params, catalog, **shock) for o in outcomes]
+            for label, shock in shocks.items()
+        }
+        variants: dict[str, list[WindowTask]] = {}
         for outcome in outcomes:
             for label, params in _variants(outcome.params, s.perturbations):
-                task = WindowTask(
-                    config.backtest,
-                    outcome.fold.test_start,
-                    outcome.fold.test_end,
-                    config.windows.warmup_bars,
-                    tuple(sorted(params.items())),
-                    config.seed,
-                    catalog=catalog,
-                )
-                variant_results.setdefault(label, []).append(task)
-        labels = sorted(variant_results)
-        flat = [task for label in labels for task in variant_results[label]]
-        done = run(flat) if flat else []
-        offset = 0
-        for label in labels:
-            count = len(variant_results[label])
-            values = _aggregate_of(done[offset : offset + count], periods)
-            offset += count
-            perturbation.append(
-                {"variant": label, "metrics": values, "passed": _core_pass(gates, config.asset_class, values)}
-            )
+                variants.setdefault(label, []).append(test_task(config, outcome.fold, params, catalog))
+        batches.update(sorted(variants.items()))
+        flat = [task for tasks in batches.values() for task in tasks]
+        done = iter(run(flat) if flat else [])
+        measured = {
+            label: aggregate([next(done) for _ in tasks], periods) for label, tasks in batches.items()
+        }
+        reruns = {label: measured[label] for label in shocks}
+        perturbation: list[dict[str, Any]] = [
+            {
+                "variant": label,
+                "metrics": measured[label],
+                "passed": _core_pass(gates, config.asset_class, measured[label]),
+            }
+            for label in sorted(variants)
+        ]
     finally:
         shutdown()
     pass_rate = stress_lib.perturbation_pass_rate([p["passed"] for p in perturbation])
@@ -221,8 +185,8 @@ def validate(
     }
     lookahead = None
     if config.lookahead_check:
-        data = _market_data(config.backtest, catalog)[1]
-        checked = dataclass_replace_catalog(run_config, catalog)
+        data = market_data(config.backtest, catalog)[1]
+        checked = with_catalog(run_config, catalog)
         lookahead = {
             "lookahead": check_lookahead(checked, cuts=3, data=data).to_dict(),
             "warmup": check_warmup(checked, data=data).to_dict(),
@@ -267,13 +231,6 @@ def validate(
         "wall_seconds": round(time.perf_counter() - started, 3),
     }
     return report
-
-
-def dataclass_replace_catalog(run_config: Any, catalog: str | None) -> Any:
-    """Return the run config reading from ``catalog`` (unchanged when None)."""
-    if catalog is None:
-        return run_config
-    return msgspec.structs.replace(run_config, data=msgspec.structs.replace(run_config.data, catalog=catalog))
 
 
 def _json_ready(value: Any) -> Any:

@@ -34,7 +34,7 @@ from nautilus_trader.model.data import Bar, BarType
 
 from engine import metrics as metrics_lib
 from engine import results
-from engine.backtest import MarketData, assemble, load_desk, load_market_data
+from engine.backtest import MarketData, assemble, equity_frame, load_desk, load_market_data, starting_equity
 from engine.configs import RunConfig, load_run_config
 from research.validation.config import ValidationConfig, ValidationConfigError
 
@@ -133,11 +133,17 @@ class WindowTask:
     tag: str = ""
 
 
+def with_catalog(config: RunConfig, catalog: str | None) -> RunConfig:
+    """Return the run config reading from ``catalog`` (unchanged when None)."""
+    if catalog is None:
+        return config
+    return msgspec.structs.replace(config, data=msgspec.structs.replace(config.data, catalog=catalog))
+
+
 @functools.lru_cache(maxsize=4)
-def _market_data(backtest: str, catalog: str | None) -> tuple[RunConfig, MarketData, int]:
-    config = load_run_config(backtest)
-    if catalog is not None:
-        config = msgspec.structs.replace(config, data=msgspec.structs.replace(config.data, catalog=catalog))
+def market_data(backtest: str, catalog: str | None) -> tuple[RunConfig, MarketData, int]:
+    """Return a run config, its market data and its signal bar length (read once per process)."""
+    config = with_catalog(load_run_config(backtest), catalog)
     data = load_market_data(config)
     signal = BarType.from_str(config.data.bar_types[0])
     bar_ns = int(signal.spec.timedelta.total_seconds() * 1_000_000_000)
@@ -183,7 +189,7 @@ def _scaled_fees(instrument: Any, multiplier: float) -> Any:
 def run_window(task: WindowTask) -> WindowResult:
     """Backtest one window; trades open only inside ``[task.start, task.end)`` and outside exclusions."""
     started = time.perf_counter()
-    base, data, bar_ns = _market_data(task.backtest, task.catalog)
+    base, data, bar_ns = market_data(task.backtest, task.catalog)
     config = _shocked(base, task)
     first = task.start - task.warmup_bars * bar_ns
     bars = [b for b in data.bars if first <= b.ts_event < task.end and not _excluded(b, task.excluded)]
@@ -196,12 +202,11 @@ def run_window(task: WindowTask) -> WindowResult:
     orders = results.orders_table(trader)
     positions = results.positions_table(trader, orders)
     trades = _trades(positions)
-    samples = pd.DataFrame(assembled.sampler.samples, columns=["ts_ns", "venue", "equity"])
-    equity = samples.groupby("ts_ns", sort=True)["equity"].sum() if not samples.empty else pd.Series()
+    frame = equity_frame(assembled.sampler)
+    equity = frame.set_index("ts_ns")["equity"] if not frame.empty else pd.Series(dtype=float)
     equity = equity[equity.index >= task.start]
-    start_equity = sum(float(b.split()[0]) for v in config.venues for b in v.starting_balances)
     days, daily = metrics_lib.daily_returns_from_equity(
-        equity.index.to_numpy(), equity.to_numpy(), start_equity
+        equity.index.to_numpy(), equity.to_numpy(), starting_equity(config)
     )
     periods = metrics_lib.PERIODS_PER_YEAR[config.report.asset_class]
     pnls = [t["pnl"] for t in trades]
@@ -309,7 +314,7 @@ def _score(metrics: dict[str, Any], objective: str) -> float:
 
 def data_span(backtest: str, catalog: str | None = None) -> tuple[int, int, int]:
     """Return (first bar time, end of the last bar, bar length) of a run config's signal bars."""
-    config, data, bar_ns = _market_data(backtest, catalog)
+    config, data, bar_ns = market_data(backtest, catalog)
     signal = BarType.from_str(config.data.bar_types[0])
     stamps = [b.ts_event for b in data.bars if b.bar_type == signal]
     if not stamps:
@@ -369,17 +374,7 @@ def walk_forward(
         chosen.append(grid[best])
         candidates.append(rows)
     test_tasks = [
-        WindowTask(
-            config.backtest,
-            f.test_start,
-            f.test_end,
-            w.warmup_bars,
-            params,
-            config.seed,
-            catalog=catalog,
-            tag=f"test-{f.index}",
-        )
-        for f, params in zip(folds, chosen, strict=True)
+        test_task(config, f, dict(params), catalog) for f, params in zip(folds, chosen, strict=True)
     ]
     tests = run(test_tasks)
     outcomes = [
@@ -395,11 +390,28 @@ def walk_forward(
     return folds, outcomes
 
 
-def aggregate(outcomes: Iterable[FoldOutcome], periods_per_year: float) -> dict[str, Any]:
-    """Return the metrics of all out-of-sample test windows together (trades and daily returns)."""
-    outcomes = list(outcomes)
-    trades = [t for o in outcomes for t in o.test.trades]
-    returns = [r for o in outcomes for r in o.test.returns]
+def test_task(
+    config: ValidationConfig, fold: Fold, params: dict[str, Any], catalog: str | None = None, **shock: Any
+) -> WindowTask:
+    """Return the backtest of ``fold``'s test window with ``params`` (and shocks, e.g. ``latency_ms``)."""
+    return WindowTask(
+        config.backtest,
+        fold.test_start,
+        fold.test_end,
+        config.windows.warmup_bars,
+        tuple(sorted(params.items())),
+        config.seed,
+        catalog=catalog,
+        tag=f"test-{fold.index}",
+        **shock,
+    )
+
+
+def aggregate(windows: Iterable[WindowResult], periods_per_year: float) -> dict[str, Any]:
+    """Return the metrics of several windows taken together (their trades and daily returns)."""
+    windows = list(windows)
+    trades = [t for w in windows for t in w.trades]
+    returns = [r for w in windows for r in w.returns]
     fees = sum(t["fees"] for t in trades)
     return metrics_lib.compute_metrics(returns, [t["pnl"] for t in trades], fees, periods_per_year)
 
