@@ -37,6 +37,8 @@ test-slow: $(STAMP)
 
 bench: ingest
 	$(PY) -m research.bench engine
+	$(PY) -m research.bench walkforward_overhead
+	$(PY) -m research.bench parallel_speedup
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -141,17 +141,25 @@ def render_validation_html(report: Mapping[str, Any]) -> str:
     parts.append(_equity_figure(report.get("equity_curves", {})))
     stress = report.get("stress", {})
     parts.append("<h2>Stress</h2>")
-    for key, title in (("monte_carlo", "Monte Carlo trade reordering"), ("bootstrap", "Trade bootstrap")):
+    for key, title in (
+        ("monte_carlo_reorder", "Monte Carlo trade reordering"),
+        ("bootstrap_trades", "Trade bootstrap"),
+    ):
         block = stress.get(key) or {}
+        parts.append(f"<h3>{html.escape(title)}</h3>")
         samples = block.get("max_drawdown_samples", [])
-        percentiles = block.get("max_drawdown", {}) or {}
-        parts.append(
-            _distribution_figure(
-                f"{title}: max drawdown", samples, {f"p{k}": v for k, v in percentiles.items()}
-            )
-        )
-        summary = {k: v for k, v in block.items() if not k.endswith("_samples")}
-        parts.append(_table(["measure", "value"], [[html.escape(k), _fmt(v)] for k, v in summary.items()]))
+        if samples:
+            percentiles = block.get("max_drawdown", {}) or {}
+            parts.append(_distribution_figure(f"{title}: max drawdown", samples, dict(percentiles)))
+        rows: list[list[str]] = []
+        for name, value in block.items():
+            if name.endswith("_samples"):
+                continue
+            if isinstance(value, Mapping):  # percentiles: one row per level
+                rows.extend([f"{html.escape(name)} {html.escape(k)}", _fmt(v)] for k, v in value.items())
+            else:
+                rows.append([html.escape(name), _fmt(value)])
+        parts.append(_table(["measure", "value"], rows))
     for key in ("cost_shocks", "reruns", "perturbation", "slices"):
         if key in stress:
             parts.append(
@@ -165,6 +173,13 @@ def render_validation_html(report: Mapping[str, Any]) -> str:
             [[html.escape(k), html.escape(_pretty(v))] for k, v in allowlist.items()],
         )
     )
+    labels = report.get("labels")
+    if labels:
+        source = labels.get("sessions_config") or "built-in defaults (no sessions_config)"
+        parts.append(
+            f"<p>Sessions and regimes classified with the strategy's router settings: "
+            f"{html.escape(str(source))}.</p>"
+        )
     lookahead = report.get("lookahead")
     if lookahead is not None:
         parts.append(f"<h2>Lookahead and warm-up</h2><pre>{html.escape(_pretty(lookahead))}</pre>")

@@ -17,22 +17,23 @@ import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import pandas as pd
 from nautilus_trader.model.data import BarType
 
 from engine import metrics as metrics_lib
-from engine.backtest import starting_equity
-from engine.configs import ConfigError, load_run_config
+from engine.backtest import MarketData, starting_equity
+from engine.configs import ConfigError, RunConfig, load_run_config
 from engine.importing import resolve
 from research.validation import gates as gates_lib
 from research.validation import stress as stress_lib
 from research.validation.config import ValidationConfig, ValidationConfigError, load_validation_config
-from research.validation.lookahead import check_lookahead, check_warmup
+from research.validation.lookahead import DEFAULT_EXTRA_BARS, check_lookahead, check_warmup, declared_warmup
 from research.validation.walkforward import (
     REPORT_ASSET,
     FoldOutcome,
@@ -45,7 +46,7 @@ from research.validation.walkforward import (
     walk_forward,
     with_catalog,
 )
-from strategies.features.config import SessionsConfig
+from strategies.features.config import FeatureConfigError, SessionsConfig, load_sessions_config
 from strategies.features.regimes import classify_regimes, regime_label
 from strategies.features.sessions import sessions_at
 
@@ -83,10 +84,45 @@ def _variants(params: dict[str, Any], steps: Sequence[float]) -> list[tuple[str,
     return variants
 
 
-def _label_trades(
-    config: ValidationConfig, outcomes: list[FoldOutcome], catalog: str | None
+def router_settings(run_config: RunConfig) -> tuple[SessionsConfig, str | None]:
+    """Return the session windows and regime parameters the strategies' entry router uses.
+
+    The labels of the report's session and regime slices, and so its allowlist, must mean what the
+    router enforces at run time: each strategy reads its config's ``sessions_config`` file when set
+    (``strategies.base.SignalStrategy``), the built-in defaults otherwise.
+
+    Returns
+    -------
+    tuple of (SessionsConfig, str or None)
+        The settings and the file they came from (None: the built-in defaults).
+
+    Raises
+    ------
+    ValidationConfigError
+        If the run config's strategies name different ``sessions_config`` files (one set of labels
+        could not mean the same thing to all of them).
+    FeatureConfigError
+        If the named file is missing or invalid.
+    """
+    paths = {s.config.get("sessions_config") or None for s in run_config.strategies}
+    if len(paths) > 1:
+        named = sorted(str(p) for p in paths)
+        raise ValidationConfigError(
+            f"strategies.config.sessions_config: the strategies use different files ({named}); "
+            "the report labels every trade with one set of sessions and regimes"
+        )
+    path = next(iter(paths), None)
+    return (load_sessions_config(path) if path else SessionsConfig()), path
+
+
+def label_trades(
+    config: ValidationConfig, outcomes: list[FoldOutcome], catalog: str | None, settings: SessionsConfig
 ) -> list[dict[str, Any]]:
-    """Return every out-of-sample trade with its entry's session and regime (from the signal bars)."""
+    """Return every out-of-sample trade with its entry's session and regime (from the signal bars).
+
+    Sessions and regimes are classified with ``settings``, the strategy's own router settings (see
+    :func:`router_settings`).
+    """
     run_config, data, _ = market_data(config.backtest, catalog)
     signal = BarType.from_str(run_config.data.bar_types[0])
     bars = [b for b in data.bars if b.bar_type == signal]
@@ -95,8 +131,9 @@ def _label_trades(
         [b.high.as_double() for b in bars],
         [b.low.as_double() for b in bars],
         [b.close.as_double() for b in bars],
+        settings.regimes,
     )
-    windows = SessionsConfig().sessions
+    windows = settings.sessions
     trades = []
     for outcome in outcomes:
         for trade in outcome.test.trades:
@@ -114,6 +151,40 @@ def _label_trades(
     return trades
 
 
+def _resampled(result: Mapping[str, Any], pnls: list[float]) -> dict[str, Any]:
+    """Return a Monte Carlo result; its drawdown and final equity are undefined without any trade.
+
+    Resampling an empty trade list gives a flat path, a drawdown of 0 that would pass the drawdown
+    gates without any evidence; undefined values fail them, as every gate fails a missing metric.
+    """
+    if pnls:
+        return dict(result)
+    note = "no out-of-sample trade to resample"
+    return {**result, "max_drawdown": None, "final_equity": None, "note": note}
+
+
+def _warmup_check(config: RunConfig, data: MarketData) -> dict[str, Any]:
+    """Return the warm-up check, with less extra history when the data is too short for the default.
+
+    The default extra history (ten declared warm-ups, at least 1000 bars) does not fit in short
+    data such as half a year of daily bars; then half the bars after the declared warm-up serve as
+    extra history and the other half are compared. Data too short even for that is reported as not
+    checked (no flag either way).
+    """
+    declared, source = declared_warmup(config)
+    stamps = len({bar.ts_event for bar in data.bars})
+    extra = max(DEFAULT_EXTRA_BARS, 10 * declared)
+    if stamps <= extra + declared:
+        extra = (stamps - declared) // 2
+    if extra < 1:
+        return {
+            "flagged": False,
+            "checked": False,
+            "note": f"{stamps} bar timestamps are too few for a warm-up of {declared} ({source})",
+        }
+    return check_warmup(config, extra_bars=extra, data=data).to_dict()
+
+
 def _core_pass(gates: gates_lib.GatesConfig, asset: str, values: dict[str, Any]) -> bool:
     results = gates_lib.evaluate_gates(gates, asset, values, {})
     return all(r.passed for r in results if r.name in GATE_CORE)
@@ -126,15 +197,20 @@ def validate(config: ValidationConfig, *, catalog: str | None = None) -> dict[st
     run_config = load_run_config(config.backtest)
     periods = metrics_lib.PERIODS_PER_YEAR[run_config.report.asset_class]
     start_equity = starting_equity(run_config)
+    settings, settings_path = router_settings(run_config)
     run, shutdown = make_runner(config.executor.kind, config.executor.workers)
     try:
         _, outcomes = walk_forward(config, run, catalog=catalog)
         oos = aggregate([o.test for o in outcomes], periods)
-        trades = _label_trades(config, outcomes, catalog)
+        trades = label_trades(config, outcomes, catalog, settings)
         pnls = [t["pnl"] for t in trades]
         s = config.stress
-        monte_carlo = stress_lib.monte_carlo_reorder(pnls, start_equity, s.monte_carlo_runs, config.seed)
-        bootstrap = stress_lib.bootstrap_trades(pnls, start_equity, s.monte_carlo_runs, config.seed)
+        monte_carlo = _resampled(
+            stress_lib.monte_carlo_reorder(pnls, start_equity, s.monte_carlo_runs, config.seed), pnls
+        )
+        bootstrap = _resampled(
+            stress_lib.bootstrap_trades(pnls, start_equity, s.monte_carlo_runs, config.seed), pnls
+        )
         # every shocked re-run of the test windows goes to the executor in one batch
         shocks: dict[str, dict[str, Any]] = {f"fees x{m:g}": {"fee_multiplier": m} for m in s.fee_multipliers}
         shocks["slippage 1 tick on every fill"] = {"slippage": True}
@@ -189,7 +265,7 @@ def validate(config: ValidationConfig, *, catalog: str | None = None) -> dict[st
         checked = with_catalog(run_config, catalog)
         lookahead = {
             "lookahead": check_lookahead(checked, cuts=3, data=data).to_dict(),
-            "warmup": check_warmup(checked, data=data).to_dict(),
+            "warmup": _warmup_check(checked, data),
         }
     results = gates_lib.evaluate_gates(gates, config.asset_class, oos, stress)
     if lookahead is not None:  # a strategy that peeks at future bars fails, whatever its numbers
@@ -197,7 +273,10 @@ def validate(config: ValidationConfig, *, catalog: str | None = None) -> dict[st
         clean = not lookahead["lookahead"]["flagged"]
         results.append(gates_lib.GateResult("lookahead_flags", float(flags), 0.0, clean, "<="))
     allowlist = gates_lib.build_allowlist(
-        stress["slices"]["session"], stress["slices"]["regime"], gates.allowlist
+        stress["slices"]["session"],
+        stress["slices"]["regime"],
+        gates.allowlist,
+        session_names=list(settings.sessions),
     )
     report: dict[str, Any] = {
         "strategy_id": config.strategy_id,
@@ -220,6 +299,11 @@ def validate(config: ValidationConfig, *, catalog: str | None = None) -> dict[st
         "gates": [r.as_dict() for r in results],
         "verdict": gates_lib.verdict(results),
         "allowlist": dict(allowlist),
+        "labels": {  # what classified the slices: the strategy's router settings
+            "sessions_config": settings_path,
+            "sessions": {name: [w.start, w.end] for name, w in settings.sessions.items()},
+            "regimes": msgspec.structs.asdict(settings.regimes),
+        },
         "lookahead": lookahead,
         "equity_curves": {f"fold {o.fold.index}": o.test.equity for o in outcomes},
         "oos_daily_returns": {
@@ -273,7 +357,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_validation_config(args.config)
         report = validate(config)
-    except (ValidationConfigError, gates_lib.GatesConfigError, ConfigError, FileNotFoundError) as exc:
+    except (
+        ValidationConfigError,
+        gates_lib.GatesConfigError,
+        ConfigError,
+        FeatureConfigError,
+        FileNotFoundError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     folder = Path(args.output or config.output) / config.strategy_id

@@ -275,6 +275,8 @@ class LongPremium(SignalStrategy):
             return
         if not (self._fast.initialized and self._slow.initialized):
             return
+        if ts < self._trade_from_ns:  # a walk-forward window's warm-up sessions: no entry
+            return
         if self._fast.value == self._slow.value:
             return
         cfg = self._cfg

@@ -11,19 +11,24 @@ strategy class, venue, fees, slippage, latency and risk desk, on the catalog's b
 The bars of ``warmup_bars`` before a window feed the indicators; the strategy trades from the
 window's first bar (``trade_from_ns``). On each training window every point of the parameter grid
 is backtested and the best by the objective (ties: the first in grid order) is run on the test
-window. Windows run on a local process pool (``spawn``; each worker reads the catalog once) or on
-Ray; every task is deterministic, so results do not depend on the executor or the worker count.
+window. Windows run in the calling process (one worker), on the calling process plus spawned pool
+workers, longest window first (each process reads the catalog once), or on a private loopback Ray;
+every task is deterministic, so results do not depend on the executor or the worker count.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import itertools
 import math
+import os
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 from typing import Any
 
@@ -31,6 +36,7 @@ import msgspec
 import numpy as np
 import pandas as pd
 from nautilus_trader.model.data import Bar, BarType
+from nautilus_trader.model.greeks_data import GreeksData
 
 from engine import metrics as metrics_lib
 from engine import results
@@ -166,13 +172,18 @@ def _shocked(config: RunConfig, task: WindowTask) -> RunConfig:
                 fees, fixed_commission=f"{float(amount) * task.fee_multiplier:.8f} {currency}"
             )
         venues.append(msgspec.structs.replace(venue, latency=latency, fill_model=fill, fees=fees))
+    return for_window(msgspec.structs.replace(config, venues=venues), task)
+
+
+def for_window(config: RunConfig, task: WindowTask) -> RunConfig:
+    """Return ``config`` running ``task``'s parameters and seed, trading from the window's start, quiet."""
     strategies = [
         msgspec.structs.replace(s, config={**s.config, **dict(task.params), "trade_from_ns": task.start})
         for s in config.strategies
     ]
     run = msgspec.structs.replace(config.run, seed=task.seed, log_level="OFF")
     report = msgspec.structs.replace(config.report, tearsheet=False)
-    return msgspec.structs.replace(config, venues=venues, strategies=strategies, run=run, report=report)
+    return msgspec.structs.replace(config, strategies=strategies, run=run, report=report)
 
 
 def _scaled_fees(instrument: Any, multiplier: float) -> Any:
@@ -194,17 +205,36 @@ def run_window(task: WindowTask) -> WindowResult:
     first = task.start - task.warmup_bars * bar_ns
     bars = [b for b in data.bars if first <= b.ts_event < task.end and not _excluded(b, task.excluded)]
     instruments = [_scaled_fees(i, task.fee_multiplier) for i in data.instruments]
-    window = MarketData(instruments, bars, funding=data.funding, options=data.options)
+    options = data.options
+    if options is not None:  # option bars and chain snapshots are cut to the window like the bars
+        options = replace(
+            options,
+            bars=[
+                b for b in options.bars if first <= b.ts_event < task.end and not _excluded(b, task.excluded)
+            ],
+            greeks=[
+                g
+                for g in options.greeks
+                if first <= g.ts_event < task.end and not _excluded(g, task.excluded)
+            ],
+        )
+    window = MarketData(instruments, bars, funding=data.funding, options=options)
     assembled = assemble(config, window, desk_config=load_desk(config))
     engine = assembled.engine
     engine.run()
     trader = engine.trader
     orders = results.orders_table(trader)
     positions = results.positions_table(trader, orders)
-    trades = _trades(positions)
+    contracts = [*instruments, *(options.instruments if options is not None else [])]
+    trades = _trades(positions, {str(i.id): float(i.multiplier) for i in contracts})
     frame = equity_frame(assembled.sampler)
     equity = frame.set_index("ts_ns")["equity"] if not frame.empty else pd.Series(dtype=float)
     equity = equity[equity.index >= task.start]
+    # the sampler's timer also runs while the market is closed (FX and option weekends): a UTC day
+    # without any bar is no trading day, and its flat samples would add zero returns to the series
+    # annualised with 252 days
+    open_days = np.unique(np.array([b.ts_event for b in bars], dtype=np.int64) // NS_PER_DAY)
+    equity = equity[np.isin(equity.index.to_numpy(dtype=np.int64) // NS_PER_DAY, open_days)]
     days, daily = metrics_lib.daily_returns_from_equity(
         equity.index.to_numpy(), equity.to_numpy(), starting_equity(config)
     )
@@ -224,11 +254,11 @@ def run_window(task: WindowTask) -> WindowResult:
     )
 
 
-def _excluded(bar: Bar, spans: tuple[tuple[int, int], ...]) -> bool:
-    return any(lo <= bar.ts_event < hi for lo, hi in spans)
+def _excluded(item: Bar | GreeksData, spans: tuple[tuple[int, int], ...]) -> bool:
+    return any(lo <= item.ts_event < hi for lo, hi in spans)
 
 
-def _trades(positions: pd.DataFrame) -> list[dict[str, Any]]:
+def _trades(positions: pd.DataFrame, multipliers: Mapping[str, float]) -> list[dict[str, Any]]:
     if positions.empty:
         return []
     closed = positions[positions["ts_closed"].notna()].sort_values("ts_closed", kind="stable")
@@ -245,7 +275,8 @@ def _trades(positions: pd.DataFrame) -> list[dict[str, Any]]:
                 "entry": float(row.avg_px_open),
                 "exit": float(row.avg_px_close),
                 "quantity": quantity,
-                "notional": quantity * float(row.avg_px_open),
+                # an option contract's price is per unit of its multiplier (AAPL: 100 shares)
+                "notional": quantity * float(row.avg_px_open) * multipliers.get(str(row.instrument_id), 1.0),
                 "pnl": results.money_to_float(row.realized_pnl),
                 "fees": fees,
                 "exit_reason": str(row.exit_reason),
@@ -263,26 +294,165 @@ Runner = Callable[[Sequence[WindowTask]], list[WindowResult]]
 def make_runner(kind: str, workers: int) -> tuple[Runner, Callable[[], None]]:
     """Return a function running window tasks in order of submission, and its shutdown."""
     if kind == "ray":
+        # Ray on this machine only. Every Ray process (GCS, raylet, workers and the usage-stats head
+        # that include_dashboard=False still starts) listens on 127.0.0.1: with
+        # RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 the node address is the loopback. That head's
+        # cloud-metadata probe (169.254.169.254, metadata.google.internal) goes to a closed local port
+        # through http_proxy, set for Ray's processes only. Token auth uses a random token held in
+        # the environment, not one written to ~/.ray. Ray reads these RAY_* variables when first
+        # imported and caches the token, so they are set before that import and kept for the
+        # process. Workers start in the driver's working directory with its interpreter: they
+        # import the repo's packages and read the same relative config paths.
+        import logging
+        import secrets
+        import shutil
+        import sys
+        import tempfile
+
+        saved = dict(os.environ)
+        proxy_keys = ("http_proxy", "https_proxy", "no_proxy", "no_grpc_proxy")
+
+        def restore(keys: Iterable[str]) -> None:
+            for key in keys:
+                if key in saved:
+                    os.environ[key] = saved[key]
+                else:
+                    os.environ.pop(key, None)
+
+        pre_imported = "ray" in sys.modules
+        if not pre_imported:
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            os.environ.setdefault("RAY_AUTH_MODE", "token")
+            os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
         try:
-            import ray  # type: ignore[import-not-found]
+            import ray
         except ImportError as exc:
+            restore(os.environ.keys() - saved.keys())
             raise ValidationConfigError(
-                "executor.kind = 'ray' but Ray is not installed: pip install 'ray[default]'"
+                "executor.kind = 'ray' but Ray is not installed: `pip install -e .` installs the version "
+                "pinned in pyproject.toml"
             ) from exc
-        if not ray.is_initialized():
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-        remote = ray.remote(run_window)
+        if ray.is_initialized():  # the caller's Ray (e.g. a cluster): used as it is, left running
+            started: str | None = None
+        else:
+            if ray._private.ray_constants.ENABLE_RAY_CLUSTER:
+                raise ValidationConfigError(
+                    "executor.kind = 'ray': RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER was not 0 when ray was first "
+                    "imported, so its processes would listen on every interface; set it to 0 before that"
+                )
+            started = tempfile.mkdtemp(prefix="ray-")
+            os.environ.update(
+                http_proxy="http://127.0.0.1:9",
+                https_proxy="http://127.0.0.1:9",
+                no_proxy="127.0.0.1,localhost,::1",
+                no_grpc_proxy="127.0.0.1,localhost,::1",
+            )
+            try:
+                ray.init(
+                    address="local",
+                    num_cpus=workers,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level=logging.WARNING,
+                    _temp_dir=started,
+                )
+                addresses = {node["NodeManagerAddress"] for node in ray.nodes()}
+                if addresses != {"127.0.0.1"}:
+                    raise ValidationConfigError(f"executor.kind = 'ray': Ray bound to {sorted(addresses)}")
+            except BaseException:
+                ray.shutdown()
+                shutil.rmtree(started, ignore_errors=True)
+                raise
+            finally:
+                restore(proxy_keys)
+        remote = ray.remote(num_cpus=1)(run_window)
 
         def run_ray(tasks: Sequence[WindowTask]) -> list[WindowResult]:
-            return list(ray.get([remote.remote(task) for task in tasks]))
+            return list(ray.get([remote.remote(task) for task in tasks]))  # ray.get keeps the order
 
-        return run_ray, ray.shutdown
+        def shutdown_ray() -> None:
+            if started is not None:
+                ray.shutdown()
+                shutil.rmtree(started, ignore_errors=True)
+
+        return run_ray, shutdown_ray
     if workers == 1:
         return (lambda tasks: [run_window(task) for task in tasks]), (lambda: None)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    return _pool_runner(workers)
+
+
+def _exit_fast() -> None:
+    """Make this pool worker skip the interpreter's teardown when it exits (see ``_pool_runner``)."""
+    atexit.register(os._exit, 0)
+
+
+def _worker_ready() -> int:
+    """Return the worker's pid: a no-op task whose unpickling imports this module and the engine."""
+    return os.getpid()
+
+
+def _task_cost(task: WindowTask) -> int:
+    """Return a task's expected cost: its window's length less its excluded spans (ns)."""
+    return task.end - task.start - sum(hi - lo for lo, hi in task.excluded)
+
+
+def _pool_runner(workers: int) -> tuple[Runner, Callable[[], None]]:
+    """Run tasks on the calling process and ``workers - 1`` spawned ones, longest window first.
+
+    The spawned workers start at once (interpreter and imports) while the caller goes on, e.g.
+    reading its data. Each batch is handed out in order of decreasing window length (ties keep the
+    submission order): a feeder thread keeps one task queued per spawned worker, and the calling
+    process, already warm, runs the next task itself until none is left. Results come back in
+    submission order; every task is deterministic, so who ran it does not change them. A worker
+    leaves through ``os._exit`` once its interpreter starts to exit: it holds nothing to flush
+    (results went back over the pipe), and tearing down its cached bars took ~0.7 s that
+    ``shutdown`` waited for.
+    """
+    spawned = workers - 1
+    pool = ProcessPoolExecutor(max_workers=spawned, mp_context=get_context("spawn"), initializer=_exit_fast)
+    for _ in range(spawned):
+        pool.submit(_worker_ready)
 
     def run_pool(tasks: Sequence[WindowTask]) -> list[WindowResult]:
-        return list(pool.map(run_window, tasks, chunksize=1))
+        order = deque(sorted(range(len(tasks)), key=lambda i: -_task_cost(tasks[i])))
+        lock = threading.Lock()
+        remote: list[tuple[int, Future[WindowResult]]] = []
+        failure: list[BaseException] = []
+
+        def take() -> int | None:
+            with lock:
+                return order.popleft() if order else None
+
+        def feed() -> None:
+            try:
+                running: set[Future[WindowResult]] = set()
+                while True:
+                    while len(running) < spawned and (index := take()) is not None:
+                        future = pool.submit(run_window, tasks[index])
+                        remote.append((index, future))
+                        running.add(future)
+                    if not running:
+                        return
+                    _, running = wait(running, return_when=FIRST_COMPLETED)
+            except BaseException as exc:  # e.g. a broken pool: raised once the caller has finished
+                failure.append(exc)
+
+        feeder = threading.Thread(target=feed, name="window-feeder", daemon=True)
+        feeder.start()
+        done: list[WindowResult | None] = [None] * len(tasks)
+        try:
+            while (index := take()) is not None:
+                done[index] = run_window(tasks[index])
+        finally:
+            with lock:
+                order.clear()
+            feeder.join()
+        for index, future in remote:
+            done[index] = future.result()
+        if failure and any(result is None for result in done):
+            raise failure[0]
+        return [result for result in done if result is not None]
 
     return run_pool, functools.partial(pool.shutdown, wait=True)
 
