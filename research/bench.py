@@ -95,9 +95,12 @@ from research.validation.walkforward import (
     Runner,
     WindowResult,
     WindowTask,
+    data_span,
     for_window,
     make_runner,
     market_data,
+    parameter_grid,
+    signal_bar_ns,
     walk_forward,
     with_catalog,
 )
@@ -344,9 +347,7 @@ def workload(path: str, shrink: Workload, catalog: str | None = None) -> Iterato
     if shrink.folds is None:
         yield config
         return
-    run = with_catalog(load_run_config(config.backtest), catalog)
-    data = load_market_data(run)
-    first = min(b.ts_event for b in data.bars) - _bar_ns(run)
+    first = data_span(config.backtest, catalog)[0]
     days = windows.train_days + shrink.folds * (windows.step_days or windows.test_days)
     raw = read_toml(config.backtest, ConfigError)
     raw["data"] = {**raw["data"], "end": _iso(first + round(days * NS_PER_DAY))}
@@ -361,11 +362,6 @@ def _iso(ns: int) -> str:
     return pd.Timestamp(ns, unit="ns", tz="UTC").isoformat()
 
 
-def _bar_ns(config: RunConfig) -> int:
-    signal = BarType.from_str(config.data.bar_types[0])
-    return int(signal.spec.timedelta.total_seconds() * 1_000_000_000)
-
-
 def standalone_config(task: WindowTask) -> RunConfig:
     """Return the run config of ``task`` as a standalone backtest (window in ``data.start``/``end``).
 
@@ -377,7 +373,7 @@ def standalone_config(task: WindowTask) -> RunConfig:
     if task.excluded or task.fee_multiplier != 1.0 or task.latency_ms or task.slippage:
         raise ValueError(f"{task.tag}: excluded spans and shocks have no standalone equivalent")
     config = with_catalog(load_run_config(task.backtest), task.catalog)
-    first = task.start - task.warmup_bars * _bar_ns(config)
+    first = task.start - task.warmup_bars * signal_bar_ns(config)
     data = msgspec.structs.replace(config.data, start=_iso(first), end=_iso(task.end - 1))
     return for_window(msgspec.structs.replace(config, data=data), task)
 
@@ -450,18 +446,14 @@ def _timed_walk_forward(
 
 def _warm_up(config: ValidationConfig, catalog: str | None) -> None:
     """Run one short untimed backtest so neither side pays the process's first-run costs."""
-    run = with_catalog(load_run_config(config.backtest), catalog)
     first = min(b.ts_event for b in market_data(config.backtest, catalog)[1].bars)
     run_standalone(
         WindowTask(config.backtest, first, first + NS_PER_DAY, 0, (), config.seed, catalog=catalog)
     )
-    del run
 
 
 def _shape(config: ValidationConfig, outcomes: list[FoldOutcome]) -> dict[str, Any]:
-    grid = 1
-    for values in config.search.params.values():
-        grid *= len(values)
+    grid = len(parameter_grid(config.search.params))
     return {"validation": config.strategy_id, "folds": len(outcomes), "grid_points": grid}
 
 

@@ -17,7 +17,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from engine.importing import resolve
 from research.validation import gates as gates_lib
 from research.validation import stress as stress_lib
 from research.validation.config import ValidationConfig, ValidationConfigError, load_validation_config
-from research.validation.lookahead import DEFAULT_EXTRA_BARS, check_lookahead, check_warmup, declared_warmup
+from research.validation.lookahead import DataTooShortError, check_lookahead, check_warmup
 from research.validation.walkforward import (
     REPORT_ASSET,
     FoldOutcome,
@@ -151,38 +151,12 @@ def label_trades(
     return trades
 
 
-def _resampled(result: Mapping[str, Any], pnls: list[float]) -> dict[str, Any]:
-    """Return a Monte Carlo result; its drawdown and final equity are undefined without any trade.
-
-    Resampling an empty trade list gives a flat path, a drawdown of 0 that would pass the drawdown
-    gates without any evidence; undefined values fail them, as every gate fails a missing metric.
-    """
-    if pnls:
-        return dict(result)
-    note = "no out-of-sample trade to resample"
-    return {**result, "max_drawdown": None, "final_equity": None, "note": note}
-
-
 def _warmup_check(config: RunConfig, data: MarketData) -> dict[str, Any]:
-    """Return the warm-up check, with less extra history when the data is too short for the default.
-
-    The default extra history (ten declared warm-ups, at least 1000 bars) does not fit in short
-    data such as half a year of daily bars; then half the bars after the declared warm-up serve as
-    extra history and the other half are compared. Data too short even for that is reported as not
-    checked (no flag either way).
-    """
-    declared, source = declared_warmup(config)
-    stamps = len({bar.ts_event for bar in data.bars})
-    extra = max(DEFAULT_EXTRA_BARS, 10 * declared)
-    if stamps <= extra + declared:
-        extra = (stamps - declared) // 2
-    if extra < 1:
-        return {
-            "flagged": False,
-            "checked": False,
-            "note": f"{stamps} bar timestamps are too few for a warm-up of {declared} ({source})",
-        }
-    return check_warmup(config, extra_bars=extra, data=data).to_dict()
+    """Return the warm-up check, or a note that the data is too short to compare (no flag either way)."""
+    try:
+        return check_warmup(config, data=data).to_dict()
+    except DataTooShortError as exc:
+        return {"flagged": False, "checked": False, "note": str(exc)}
 
 
 def _core_pass(gates: gates_lib.GatesConfig, asset: str, values: dict[str, Any]) -> bool:
@@ -205,12 +179,8 @@ def validate(config: ValidationConfig, *, catalog: str | None = None) -> dict[st
         trades = label_trades(config, outcomes, catalog, settings)
         pnls = [t["pnl"] for t in trades]
         s = config.stress
-        monte_carlo = _resampled(
-            stress_lib.monte_carlo_reorder(pnls, start_equity, s.monte_carlo_runs, config.seed), pnls
-        )
-        bootstrap = _resampled(
-            stress_lib.bootstrap_trades(pnls, start_equity, s.monte_carlo_runs, config.seed), pnls
-        )
+        monte_carlo = stress_lib.monte_carlo_reorder(pnls, start_equity, s.monte_carlo_runs, config.seed)
+        bootstrap = stress_lib.bootstrap_trades(pnls, start_equity, s.monte_carlo_runs, config.seed)
         # every shocked re-run of the test windows goes to the executor in one batch
         shocks: dict[str, dict[str, Any]] = {f"fees x{m:g}": {"fee_multiplier": m} for m in s.fee_multipliers}
         shocks["slippage 1 tick on every fill"] = {"slippage": True}

@@ -296,9 +296,13 @@ def _gate(name: str, value: object, threshold: float, comparison: Comparison) ->
 
 
 def _mc_drawdown_p95(stress: Mapping[str, Any], method: str) -> object:
-    """Return ``stress[method]["max_drawdown"]["p95"]``, or None when any level is missing."""
+    """Return ``stress[method]["max_drawdown"]["p95"]``, or None when any level is missing.
+
+    Resampling no trade gives flat paths, a drawdown of 0 that is no evidence: a result with
+    ``trades`` 0 has no defined drawdown either, so its gate fails like any missing metric.
+    """
     result = stress.get(method)
-    if not isinstance(result, Mapping):
+    if not isinstance(result, Mapping) or result.get("trades") == 0:
         return None
     drawdown = result.get("max_drawdown")
     return drawdown.get("p95") if isinstance(drawdown, Mapping) else None

@@ -627,6 +627,16 @@ def _rel_diff(a: float, b: float) -> float:
     return abs(a - b) / scale if scale > 0.0 else 0.0
 
 
+class DataTooShortError(ValueError):
+    """Raised when the data holds too few bars for the extra history and the warm-up to compare."""
+
+
+def _default_extra_bars(declared: int, stamps: int) -> int:
+    """Return ten declared warm-ups (at least 1000 bars), or half the bars after the warm-up if fewer."""
+    extra = max(DEFAULT_EXTRA_BARS, 10 * declared)
+    return extra if stamps > extra + declared else (stamps - declared) // 2
+
+
 def check_warmup(
     config: RunConfig,
     *,
@@ -647,7 +657,8 @@ def check_warmup(
         The warm-up to test (default: the declaration :func:`declared_warmup` finds in the config).
     extra_bars : int, optional
         How many more bars of history the long run gets (default: ten declared warm-ups, at least
-        1000 bars).
+        1000 bars; on data too short for that, such as half a year of daily bars, half the bars
+        after the declared warm-up).
     bars_limit : int, optional
         Use only the first ``bars_limit`` bar timestamps of the data.
     data : MarketData, optional
@@ -665,23 +676,27 @@ def check_warmup(
     Raises
     ------
     ValueError
-        If an argument is negative or the data is too short for the extra history and the warm-up.
+        If an argument is negative.
+    DataTooShortError
+        If the data is too short for the extra history and the warm-up.
     """
     started = time.perf_counter()
     if declared_warmup_bars is not None:
         declared, source = declared_warmup_bars, "argument"
     else:
         declared, source = declared_warmup(config)
-    extra = extra_bars if extra_bars is not None else max(DEFAULT_EXTRA_BARS, 10 * declared)
-    if declared < 0 or extra < 1:
-        raise ValueError(f"need declared_warmup_bars >= 0 and extra_bars >= 1 (values: {declared}, {extra})")
+    if declared < 0 or (extra_bars is not None and extra_bars < 1):
+        raise ValueError(
+            f"need declared_warmup_bars >= 0 and extra_bars >= 1 (values: {declared}, {extra_bars})"
+        )
     data = data if data is not None else load_market_data(config)
     desk_config = desk_config if desk_config is not None else load_desk(config)
     stamps = _timeline(data, bars_limit)
-    if len(stamps) <= extra + declared:
-        raise ValueError(
+    extra = extra_bars if extra_bars is not None else _default_extra_bars(declared, len(stamps))
+    if extra < 1 or len(stamps) <= extra + declared:
+        raise DataTooShortError(
             f"{len(stamps)} bar timestamps are too few for {extra} extra bars and a warm-up of {declared} "
-            "(lower extra_bars or use more data)"
+            f"({source}; lower extra_bars or use more data)"
         )
     start_ts = stamps[extra]
     offset = {ts: index - extra for index, ts in enumerate(stamps) if index >= extra}

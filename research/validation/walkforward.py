@@ -150,10 +150,13 @@ def with_catalog(config: RunConfig, catalog: str | None) -> RunConfig:
 def market_data(backtest: str, catalog: str | None) -> tuple[RunConfig, MarketData, int]:
     """Return a run config, its market data and its signal bar length (read once per process)."""
     config = with_catalog(load_run_config(backtest), catalog)
-    data = load_market_data(config)
+    return config, load_market_data(config), signal_bar_ns(config)
+
+
+def signal_bar_ns(config: RunConfig) -> int:
+    """Return the length in ns of the run config's signal bar (its first bar type)."""
     signal = BarType.from_str(config.data.bar_types[0])
-    bar_ns = int(signal.spec.timedelta.total_seconds() * 1_000_000_000)
-    return config, data, bar_ns
+    return int(signal.spec.timedelta.total_seconds() * 1_000_000_000)
 
 
 def _shocked(config: RunConfig, task: WindowTask) -> RunConfig:

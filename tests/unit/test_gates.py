@@ -320,3 +320,13 @@ def test_allowlist_from_sliced_trades_feeds_the_router():
         disallowed_regimes=allowlist["disallowed_regimes"],
     )
     assert router.allowed_sessions == frozenset({"US"})
+
+
+def test_a_monte_carlo_over_no_trade_is_no_evidence(config):
+    stress = _stress(0.0, 0.0)
+    stress["monte_carlo_reorder"]["trades"] = 0  # flat resampled paths: a drawdown of 0 proves nothing
+    stress["bootstrap_trades"]["trades"] = 3
+    results = _by_name(evaluate_gates(config, "crypto_spot", _aggregate(), stress))
+    assert results["monte_carlo_reorder_drawdown_p95"].value is None
+    assert not results["monte_carlo_reorder_drawdown_p95"].passed
+    assert results["bootstrap_trades_drawdown_p95"].passed
