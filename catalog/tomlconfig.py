@@ -52,3 +52,11 @@ def describe_validation_error(origin: str, raw: dict[str, Any], message: str) ->
             value = "<missing>"
             break
     return f"{origin}: {field} = {value!r}: {text}"
+
+
+def nested_error(message: str, path: tuple[str, ...]) -> str:
+    """Return a msgspec error message for a table converted on its own as if at ``path`` of the file."""
+    prefix = "".join(f".{part}" for part in path)
+    if " - at `$" in message:
+        return message.replace(" - at `$", f" - at `${prefix}", 1)
+    return f"{message} - at `${prefix}`"

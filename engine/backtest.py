@@ -1,17 +1,18 @@
-"""Assemble a nautilus BacktestEngine from a run config, run it and write the run folder.
+"""Backtest mode: a nautilus BacktestEngine with simulated venues, wired like every other mode.
 
 Usage::
 
     python -m engine.backtest --config configs/backtest/ema_cross_btcusdt_1m.toml [--out DIR]
 
-The run folder holds ``summary.json`` (fingerprint, metrics, bars processed, wall time, tearsheet
-path), the orders, fills and positions as Parquet, the equity curve and a quantstats tearsheet.
+This module owns only what is particular to a backtest: reading the run's data from the catalog, the
+simulated venues (fill, fee and latency models, venue modules) and feeding the data to the engine. The
+desk, journal, sampler, carry and the strategies come from :mod:`engine.wiring`; the results from
+:mod:`engine.results`; the run folder from :mod:`engine.runfolder`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -20,7 +21,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.backtest.models import FillModel, FixedFeeModel, LatencyModel, MakerTakerFeeModel
 from nautilus_trader.config import LoggingConfig, RiskEngineConfig
@@ -31,19 +31,17 @@ from nautilus_trader.model.identifiers import TraderId, Venue
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Money
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
-from nautilus_trader.trading.strategy import Strategy
 
 from catalog.funding import FundingSeries, load_funding
 from engine import carry as carry_lib
-from engine import metrics as metrics_lib
-from engine import results
+from engine import runfolder
+from engine.assets.registry import AssetClassError, AssetRegistry, load_registry
 from engine.configs import ConfigError, RunConfig, VenueSection, load_run_config
-from engine.equity import EquitySampler, EquitySamplerConfig
-from engine.importing import resolve
-from engine.journal import Journal
 from engine.options import CHAIN_CLIENT_ID, OptionData, OptionExpiry, load_option_data, wrap_greeks
-from engine.risk import DeskConfig, DeskConfigError, LedgerError, RiskDesk, RiskDeskClient, load_desk_config
-from engine.risk.bridge import USD_LIKE, DeskBridge, KernelBroker, KernelMarket, terms_from_instrument
+from engine.results import NS_PER_DAY, RunResult, collect
+from engine.risk import DeskConfig, DeskConfigError, LedgerError, load_desk_config
+from engine.risk.market import terms_from_instrument
+from engine.wiring import Components, actor_configs, build_actors, build_strategies, strategy_configs, wire
 
 NANOS_PER_MS = 1_000_000
 
@@ -61,20 +59,36 @@ class MarketData:
     funding: dict[str, FundingSeries] = field(default_factory=dict)
     options: OptionData | None = None
 
+    @property
+    def all_instruments(self) -> list[Instrument]:
+        """Return the run's instruments and its option contracts."""
+        return [*self.instruments, *(self.options.instruments if self.options is not None else [])]
+
 
 @dataclass
 class AssembledBacktest:
-    """Hold a ready-to-run kernel and the engine components attached to it."""
+    """Hold a ready-to-run kernel and the engine components wired into it."""
 
     config: RunConfig
     engine: BacktestEngine
-    desk: RiskDesk
-    journal: Journal | None
-    sampler: EquitySampler
-    strategies: list[Strategy]
-    bars_processed: int
-    carry: carry_lib.CarryActor | None = None
-    expiries: dict[str, OptionExpiry] = field(default_factory=dict)
+    components: Components
+    data: MarketData
+    assets: AssetRegistry
+
+    @property
+    def desk(self) -> Any:
+        """Return the run's risk desk."""
+        return self.components.desk
+
+    @property
+    def journal(self) -> Any:
+        """Return the run's journal (None when the run is not journaled)."""
+        return self.components.desk.journal
+
+    @property
+    def bars_processed(self) -> int:
+        """Return how many bars the run streams."""
+        return len(self.data.bars)
 
 
 def load_market_data(config: RunConfig) -> MarketData:
@@ -157,47 +171,62 @@ def venue_kwargs(venue: VenueSection, seed: int) -> dict[str, Any]:
     }
 
 
-def build_strategies(config: RunConfig) -> list[Strategy]:
-    """Instantiate every configured strategy from its import paths and config values."""
-    built: list[Strategy] = []
-    for index, section in enumerate(config.strategies):
-        strategy_cls = resolve(section.path, f"strategies[{index}].path")
-        config_cls = resolve(section.config_path, f"strategies[{index}].config_path")
-        try:
-            strategy_config = config_cls.parse(json.dumps(section.config))
-        except Exception as exc:
-            raise ConfigError(
-                f"`strategies[{index}].config` is invalid for {section.config_path}: {exc}"
-            ) from exc
-        built.append(strategy_cls(strategy_config))
-    return built
+def venue_modules(config: RunConfig, venue: VenueSection, data: MarketData) -> list[Any]:
+    """Return the simulation modules a venue needs: carry booking and option expiry settlement."""
+    modules: list[Any] = []
+    if config.carry is not None:  # carry books payments into the venue account through this module
+        modules.append(
+            carry_lib.VenueLink(carry_lib.VenueLinkConfig(base_currency=venue.base_currency or "USD"))
+        )
+    option_venues = {i.id.venue.value for i in (data.options.instruments if data.options else [])}
+    if venue.name in option_venues:  # settles option positions at intrinsic value at expiry
+        modules.append(OptionExpiry())
+    return modules
 
 
 def load_desk(config: RunConfig) -> DeskConfig:
     """Read the budgets, risk and sizing files the run config's ``[desk]`` section names."""
     section = config.desk
-    return load_desk_config(section.budgets, section.risk, section.sizing, section.overrides)
+    return load_desk_config(
+        section.budgets,
+        section.risk,
+        section.sizing,
+        section.overrides,
+        assets=load_registry(tuple(section.asset_classes)),
+    )
 
 
-def wallet_totals(config: RunConfig) -> dict[str, float]:
-    """Sum each wallet's USD-like starting balances (percent allocations are fractions of these)."""
-    totals: dict[str, float] = {}
-    for venue in config.venues:
-        wallet = "bybit" if venue.name == "BYBIT" else "ibkr"
-        for amount, code in (b.split() for b in venue.starting_balances):
-            if code in USD_LIKE:
-                totals[wallet] = totals.get(wallet, 0.0) + float(amount)
-    return totals
+def starting_equity(config: RunConfig) -> float:
+    """Return the sum of every venue's starting balances (the equity a run starts from)."""
+    return sum(float(balance.split()[0]) for venue in config.venues for balance in venue.starting_balances)
+
+
+def check_instruments(config: RunConfig, data: MarketData, assets: AssetRegistry) -> None:
+    """Fail before the run when a traded instrument has no venue or no asset class (no ledger).
+
+    Raises
+    ------
+    ConfigError
+        Naming the instrument and what is missing.
+    """
+    venue_names = {venue.name for venue in config.venues}
+    for instrument in data.all_instruments:
+        if instrument.id.venue.value not in venue_names:
+            raise ConfigError(
+                f"instrument {instrument.id} trades on {instrument.id.venue}, which `venues` does not define"
+            )
+        if str(instrument.id) in config.data.reference_instruments:
+            continue  # data only (e.g. an option's underlying): no sub-ledger, never traded
+        try:
+            terms_from_instrument(instrument, assets)
+        except (LedgerError, AssetClassError) as exc:
+            raise ConfigError(str(exc)) from exc
 
 
 def assemble(
-    config: RunConfig,
-    data: MarketData,
-    *,
-    desk_config: DeskConfig | None = None,
-    journal: Journal | None = None,
+    config: RunConfig, data: MarketData, *, journal: str | Path | None = None, journal_fresh: bool = True
 ) -> AssembledBacktest:
-    """Build the kernel: venues, instruments, data, the risk desk and its bridge, the sampler, strategies.
+    """Build the kernel: simulated venues, instruments, data, then the one engine wiring.
 
     Parameters
     ----------
@@ -205,11 +234,14 @@ def assemble(
         The validated run config.
     data : MarketData
         Instruments and bars.
-    desk_config : DeskConfig, optional
-        Budgets, guards and sizing (default: the files ``config.desk`` names).
-    journal : Journal, optional
+    journal : str or Path, optional
         The trade journal the desk writes (none: the run is not journaled).
+    journal_fresh : bool, default True
+        Start the journal empty.
     """
+    assets = load_registry(tuple(config.desk.asset_classes))
+    check_instruments(config, data, assets)
+    _check_carry(config, data)
     engine = BacktestEngine(
         BacktestEngineConfig(
             trader_id=TraderId(config.run.trader_id),
@@ -219,87 +251,38 @@ def assemble(
             risk_engine=RiskEngineConfig(bypass=False),
         )
     )
-    option_bar_types = data.options.bar_types if data.options is not None else []
-    market = KernelMarket(engine.cache, [*config.data.bar_types, *option_bar_types])
-    option_instruments = data.options.instruments if data.options is not None else []
-    option_venues = {instrument.id.venue.value for instrument in option_instruments}
-    venue_links: dict[str, carry_lib.VenueLink] = {}
-    expiries: dict[str, OptionExpiry] = {}
     for venue in config.venues:
         kwargs = venue_kwargs(venue, config.run.seed)
-        modules: list[Any] = []
-        if config.carry is not None:  # carry books payments into the venue account through this module
-            venue_links[venue.name] = carry_lib.VenueLink(venue.base_currency or "USD")
-            modules.append(venue_links[venue.name])
-        if venue.name in option_venues:  # settles option positions at intrinsic value at expiry
-            expiries[venue.name] = OptionExpiry(market.settlement_bar)
-            modules.append(expiries[venue.name])
+        modules = venue_modules(config, venue, data)
         if modules:
             kwargs["modules"] = modules
         engine.add_venue(**kwargs)
-    venue_names = {venue.name for venue in config.venues}
-    desk_config = desk_config or load_desk(config)
-    desk = RiskDesk(
-        desk_config,
-        mode=config.desk.mode,
-        market=market,
-        broker=KernelBroker(engine.cache),
-        journal=journal,
-        wallet_usd=wallet_totals(config),
-    )
-    for instrument in [*data.instruments, *option_instruments]:
-        if instrument.id.venue.value not in venue_names:
-            raise ConfigError(
-                f"instrument {instrument.id} trades on {instrument.id.venue}, which `venues` does not define"
-            )
+    for instrument in data.all_instruments:
         engine.add_instrument(instrument)
-        if str(instrument.id) in config.data.reference_instruments:
-            continue  # data only (e.g. an option's underlying): no sub-ledger, never traded
-        try:
-            desk.register_instrument(terms_from_instrument(instrument))
-        except LedgerError as exc:
-            raise ConfigError(str(exc)) from exc
     engine.add_data(data.bars, sort=True)
     if data.options is not None and data.options.bars:
         engine.add_data(data.options.bars, sort=True)
     if data.options is not None and data.options.greeks:
         engine.add_data(wrap_greeks(data.options.greeks), client_id=CHAIN_CLIENT_ID, sort=True)
-    engine.add_actor(DeskBridge(desk, market, engine.kernel.risk_engine.set_trading_state))
-    sampler = EquitySampler(
-        EquitySamplerConfig(
-            venues=tuple(sorted(venue_names)),
-            interval_minutes=config.report.equity_sample_minutes,
-        )
+    option_bar_types = data.options.bar_types if data.options is not None else []
+    actors = actor_configs(
+        config,
+        journal=str(journal) if journal is not None else None,
+        journal_fresh=journal_fresh,
+        extra_bar_types=option_bar_types,
     )
-    engine.add_actor(sampler)
-    carry_actor = _carry_actor(config, data, desk, market, venue_links)
-    if carry_actor is not None:
-        engine.add_actor(carry_actor)
-    strategies = build_strategies(config)
-    for strategy in strategies:
-        if not isinstance(strategy, RiskDeskClient):
-            raise ConfigError(
-                f"{type(strategy).__name__} does not accept a risk desk; "
-                "extend strategies.base.SignalStrategy"
-            )
-        strategy.bind_risk_desk(desk)
+    for actor in build_actors(actors):
+        engine.add_actor(actor)
+    for strategy in build_strategies(strategy_configs(config)):
         engine.add_strategy(strategy)
-    return AssembledBacktest(
-        config, engine, desk, journal, sampler, strategies, len(data.bars), carry_actor, expiries
-    )
+    return AssembledBacktest(config, engine, wire(engine.kernel), data, assets)
 
 
-def _carry_actor(
-    config: RunConfig,
-    data: MarketData,
-    desk: RiskDesk,
-    market: KernelMarket,
-    venue_links: dict[str, carry_lib.VenueLink],
-) -> carry_lib.CarryActor | None:
-    """Build the carry actor the run config's ``[carry]`` section asks for (docs/carry.md)."""
+def _check_carry(config: RunConfig, data: MarketData) -> None:
+    """Fail before the run when carry cannot be charged honestly (``docs/carry.md``)."""
     section = config.carry
     if section is None:
-        return None
+        return
     carry_config = carry_lib.load_carry_config(section.config)
     window = (min(b.ts_event for b in data.bars), max(b.ts_event for b in data.bars)) if data.bars else None
     carry_lib.check_carry_inputs(
@@ -310,29 +293,25 @@ def _carry_actor(
         window_ns=window,
         origin=section.config,
     )
-    return carry_lib.CarryActor(
-        desk,
-        market,
-        data.funding if section.funding else {},
-        carry_config,
-        adjusters={name: link.adjust for name, link in venue_links.items()},
-        fx_swaps=section.fx_swaps,
+
+
+def collect_backtest(assembled: AssembledBacktest, *, since_ns: int = 0) -> RunResult:
+    """Collect a finished backtest with the engine's one set of result rules (:mod:`engine.results`)."""
+    components = assembled.components
+    data = assembled.data
+    result = collect(
+        assembled.engine.trader,
+        samples=components.sampler.samples,
+        starting_equity=starting_equity(assembled.config),
+        bar_days=(bar.ts_event // NS_PER_DAY for bar in data.bars),
+        instruments=[
+            i for i in data.all_instruments if str(i.id) not in assembled.config.data.reference_instruments
+        ],
+        assets=assembled.assets,
+        evidence_ts=components.bridge.evidence_ts,
+        since_ns=since_ns,
     )
-
-
-def equity_frame(sampler: EquitySampler) -> pd.DataFrame:
-    """Return the equity summed over venues per sample time (``ts_ns``, ``equity``, ``timestamp``)."""
-    frame = pd.DataFrame(sampler.samples, columns=["ts_ns", "venue", "equity"])
-    if frame.empty:
-        return frame
-    total = frame.groupby("ts_ns", sort=True)["equity"].sum().reset_index()
-    total["timestamp"] = pd.to_datetime(total["ts_ns"], unit="ns", utc=True)
-    return total
-
-
-def starting_equity(config: RunConfig) -> float:
-    """Return the sum of every venue's starting balances (the equity a run starts from)."""
-    return sum(float(balance.split()[0]) for venue in config.venues for balance in venue.starting_balances)
+    return runfolder.attach_desk(result, components, data.instruments)
 
 
 def run_backtest(config: RunConfig, out_dir: Path) -> dict[str, Any]:
@@ -351,83 +330,23 @@ def run_backtest(config: RunConfig, out_dir: Path) -> dict[str, Any]:
         The content of ``summary.json``.
     """
     started = time.perf_counter()
-    desk_config = load_desk(config)
+    load_desk(config)  # a bad desk file fails before any data is read
     data = load_market_data(config)
     out_dir.mkdir(parents=True, exist_ok=True)
     journal_path = Path(config.desk.journal) if config.desk.journal else out_dir / "journal.sqlite"
-    journal = Journal(
-        journal_path, run_id=config.run.name, mode=config.desk.mode, fresh=config.desk.journal is None
+    assembled = assemble(config, data, journal=journal_path, journal_fresh=config.desk.journal is None)
+    assembled.engine.run()
+    result = collect_backtest(assembled)
+    summary = runfolder.write(
+        result,
+        config,
+        out_dir,
+        bars_processed=assembled.bars_processed,
+        wall_seconds=time.perf_counter() - started,
+        journal=journal_path,
     )
-    assembled = assemble(config, data, desk_config=desk_config, journal=journal)
-    engine = assembled.engine
-    engine.run()
-    journal.flush()
-    wall_seconds = time.perf_counter() - started
-
-    trader = engine.trader
-    fills = results.fills_table(trader)
-    orders = results.orders_table(trader)
-    positions = results.positions_table(trader, orders)
-    equity = equity_frame(assembled.sampler)
-    for name, frame in (("fills", fills), ("orders", orders), ("positions", positions), ("equity", equity)):
-        results.write_table(frame, out_dir / f"{name}.parquet")
-
-    start_equity = starting_equity(config)
-    periods = metrics_lib.PERIODS_PER_YEAR[config.report.asset_class]
-    days, daily_returns = metrics_lib.daily_returns_from_equity(
-        equity["ts_ns"].to_numpy(), equity["equity"].to_numpy(), start_equity
-    )
-    trade_pnls = results.closed_trade_pnls(positions)
-    fees = float(sum(results.money_to_float(value) for value in fills.get("commission", [])))
-    metric_values = metrics_lib.compute_metrics(daily_returns, trade_pnls, fees, periods)
-
-    tearsheet_path: str | None = None
-    if config.report.tearsheet:
-        renderer = resolve(config.report.renderer, "report.renderer")
-        series = pd.Series(daily_returns, index=pd.to_datetime(days, utc=True), name=config.run.name)
-        tearsheet_path = str(renderer(series, out_dir / "tearsheet.html", config.run.name, periods))
-
-    final_equity = float(equity["equity"].iloc[-1]) if not equity.empty else start_equity
-    summary: dict[str, Any] = {
-        "run": config.run.name,
-        "fingerprint": results.fingerprint(fills),
-        "metrics": metric_values,
-        "fills": len(fills),
-        "orders": len(orders),
-        "starting_equity": start_equity,
-        "final_equity": round(final_equity, 8),
-        "bars_processed": assembled.bars_processed,
-        "wall_seconds": round(wall_seconds, 3),
-        "approvals": assembled.desk.approvals,
-        "denials": dict(sorted(assembled.desk.denials.items())),
-        "refused_fills": assembled.desk.refused_fills,
-        "ledgers": {
-            asset: values
-            for asset, values in assembled.desk.ledger_summary().items()
-            if values["trades"] or asset in _traded_assets(assembled)
-        },
-        "journal": str(journal_path),
-        "tearsheet": tearsheet_path,
-    }
-    carry_report = (
-        assembled.carry.summary() if assembled.carry is not None else carry_lib.off_summary(data.instruments)
-    )
-    summary["funding"] = carry_report["funding"]  # source (recorded / constant / off), payments, total_usd
-    summary["fx_swaps"] = carry_report["fx_swaps"]
-    if assembled.expiries:  # option positions settled at intrinsic value at expiry
-        summary["option_settlements"] = [item for e in assembled.expiries.values() for item in e.settled]
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
-    engine.dispose()
-    journal.close()
+    assembled.engine.dispose()
     return summary
-
-
-def _traded_assets(assembled: AssembledBacktest) -> set[str]:
-    return {
-        terms.asset
-        for instrument in assembled.engine.cache.instruments()
-        if (terms := assembled.desk.terms(str(instrument.id))) is not None
-    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -443,14 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, DataError, DeskConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    metrics = summary["metrics"]
-    print(
-        f"{summary['run']}: {metrics['trades']} trades, total return {metrics['total_return']:.4%}, "
-        f"sharpe {metrics['sharpe']}, max drawdown {metrics['max_drawdown']}, "
-        f"{summary['bars_processed']} bars in {summary['wall_seconds']} s"
-    )
-    print(f"summary:   {out_dir / 'summary.json'}")
-    print(f"tearsheet: {summary['tearsheet']}")
+    runfolder.print_summary(summary, out_dir)
     return 0
 
 

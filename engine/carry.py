@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -38,24 +38,23 @@ import msgspec
 from nautilus_trader.backtest.config import SimulationModuleConfig
 from nautilus_trader.backtest.modules import SimulationModule
 from nautilus_trader.common.actor import Actor
-from nautilus_trader.common.component import TimeEvent
 from nautilus_trader.common.config import ActorConfig
 from nautilus_trader.model.currencies import Currency
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.model.objects import Money
 
-from catalog.funding import FundingSeries
+from catalog.funding import FundingSeries, load_funding
 from catalog.tomlconfig import describe_validation_error, read_toml
+from engine.clock import ClockSource, DataTimeAlerts
 from engine.configs import ConfigError
-from engine.risk.bridge import USD_LIKE, KernelMarket, money_to_usd
+from engine.journal import OperatorActionRow, to_json
 from engine.risk.desk import RiskDesk
+from engine.risk.market import USD_LIKE, money_to_usd
 
 NANOS_PER_SECOND = 1_000_000_000
 NANOS_PER_HOUR = 3_600 * NANOS_PER_SECOND
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
-
-AccountAdjuster = Callable[[float], None]
 
 
 class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -190,16 +189,28 @@ class CarryPayment:
     amount_usd: float
 
 
-class VenueLink(SimulationModule):  # type: ignore[misc]
-    """Reach a simulated venue's account from Python (nautilus keeps the exchange private).
+ADJUST_ENDPOINT = "carry.adjust_account.{venue}"
 
-    Load one into ``BacktestEngine.add_venue(modules=[...])``; :meth:`adjust` then books a cash
-    adjustment into the venue account through ``SimulatedExchange.adjust_account``.
+
+class VenueLinkConfig(SimulationModuleConfig, frozen=True, kw_only=True):
+    """Configure :class:`VenueLink`: the venue account's base currency."""
+
+    base_currency: str = "USD"
+
+
+class VenueLink(SimulationModule):  # type: ignore[misc]
+    """Book carry payments into a simulated venue's account (nautilus keeps the exchange private).
+
+    Load one into the venue's simulation modules (a backtest's ``add_venue(modules=[...])`` or the
+    replay sandbox's); it registers the message-bus endpoint ``carry.adjust_account.<VENUE>``, and each
+    USD amount sent there is booked through ``SimulatedExchange.adjust_account``.
     """
 
-    def __init__(self, base_currency: str) -> None:
-        super().__init__(SimulationModuleConfig())
-        self._currency = Currency.from_str(base_currency)
+    def __init__(self, config: VenueLinkConfig | None = None) -> None:
+        config = config or VenueLinkConfig()
+        super().__init__(config)
+        self._currency = Currency.from_str(config.base_currency)
+        self._endpoint: str | None = None
 
     def adjust(self, amount: float) -> None:
         """Add ``amount`` (in the venue's base currency; negative debits) to the account balance."""
@@ -207,7 +218,10 @@ class VenueLink(SimulationModule):  # type: ignore[misc]
             self.exchange.adjust_account(Money(amount, self._currency))
 
     def process(self, ts_now: int) -> None:
-        """Do nothing on each time step (the carry actor decides when to pay)."""
+        """Register the endpoint once the venue's message bus is known (the first time step)."""
+        if self._endpoint is None and self.exchange is not None:
+            self._endpoint = ADJUST_ENDPOINT.format(venue=self.exchange.id.value)
+            self.exchange.msgbus.register(endpoint=self._endpoint, handler=self.adjust)
 
     def log_diagnostics(self, logger: Any) -> None:
         """Log nothing (payments are in the run summary and the journal)."""
@@ -216,54 +230,69 @@ class VenueLink(SimulationModule):  # type: ignore[misc]
         """Hold no state to reset."""
 
 
+class CarryActorConfig(ActorConfig, frozen=True, kw_only=True):
+    """Configure :class:`CarryActor` (the run config's ``[carry]`` section).
+
+    ``catalog`` holds the funding series of ``instruments`` (``<catalog>/funding/``); ``clock`` is
+    where data time comes from (``kernel`` in a backtest, ``feed`` in a replay, :mod:`engine.clock`).
+    """
+
+    config: str = "configs/carry.toml"
+    funding: bool = True
+    fx_swaps: bool = True
+    catalog: str = "var/catalog"
+    instruments: list[str] = []
+    clock: ClockSource = "kernel"
+
+
 class CarryActor(Actor):  # type: ignore[misc]
     """Charge funding on open perpetuals and FX swaps on open pairs at their settlement times.
 
-    Parameters
-    ----------
-    desk : RiskDesk
-        Books each payment into the instrument's sub-ledger and holds the latest funding rates for
-        its ``funding_filter``.
-    market : KernelMarket
-        Marks (latest quote mid, else latest bar close).
-    funding : mapping of str to FundingSeries
-        The perpetuals to charge and their series.
-    config : CarryConfig
-        Funding anchor and the FX swap table.
-    adjusters : mapping of str to callable, optional
-        Venue name to a function that books a USD amount into that venue's account (backtest:
-        :meth:`VenueLink.adjust`); a venue without one is booked in the desk and journal only.
-    fx_swaps : bool
-        Charge the swaps ``config`` lists.
+    Each payment goes to the risk desk's sub-ledger (bound by the engine wiring; it also holds the
+    latest funding rates for the funding filter), to the journal, and to the venue account through the
+    venue's :class:`VenueLink` where it has one (a live venue books carry itself).
     """
 
-    def __init__(
-        self,
-        desk: RiskDesk,
-        market: KernelMarket,
-        funding: Mapping[str, FundingSeries],
-        config: CarryConfig,
-        *,
-        adjusters: Mapping[str, AccountAdjuster] | None = None,
-        fx_swaps: bool = True,
-    ) -> None:
-        super().__init__(ActorConfig(component_id="Carry"))
-        self._desk = desk
-        self._market = market
-        self._funding = dict(funding)
-        self._config = config
-        self._swaps = {swap.instrument: swap for swap in config.fx.swaps} if fx_swaps else {}
-        self._adjusters = dict(adjusters or {})
+    def __init__(self, config: CarryActorConfig) -> None:
+        super().__init__(config)
+        self._carry = load_carry_config(config.config)
+        self._funding: dict[str, FundingSeries] = {}
+        if config.funding:
+            for instrument_id in config.instruments:
+                series = load_funding(Path(config.catalog), instrument_id)
+                if series is not None:
+                    self._funding[instrument_id] = series
+        self._swaps = {swap.instrument: swap for swap in self._carry.fx.swaps} if config.fx_swaps else {}
+        self._alerts = DataTimeAlerts(self, config.clock, self._schedule_all)
+        self._desk: RiskDesk | None = None
         self.payments: list[CarryPayment] = []
         self.missing: dict[str, int] = dict.fromkeys(self._funding, 0)
 
+    def bind_risk_desk(self, desk: RiskDesk) -> None:
+        """Attach the desk whose ledgers the payments are booked into."""
+        self._desk = desk
+
+    @property
+    def desk(self) -> RiskDesk:
+        """Return the bound desk."""
+        if self._desk is None:
+            raise RuntimeError(f"{self.id}: no risk desk bound; the engine wiring binds one")
+        return self._desk
+
     def on_start(self) -> None:
-        """Set the desk's latest settled funding rates and schedule the first settlements."""
-        now = self.clock.timestamp_ns()
+        """Follow data time; the first settlements are scheduled from the first data time."""
+        _ = self.desk
+        self._alerts.start()
+
+    def on_stop(self) -> None:
+        """Stop following the feed."""
+        self._alerts.stop()
+
+    def _schedule_all(self, now: int) -> None:
         for instrument_id, series in self._funding.items():
             rate = series.last_settled(now)
             if rate is not None:
-                self._desk.set_funding_rate(instrument_id, rate)
+                self.desk.set_funding_rate(instrument_id, rate)
             self._schedule_funding(instrument_id, now)
         if self._swaps:
             self._schedule_rollover(now)
@@ -272,24 +301,22 @@ class CarryActor(Actor):  # type: ignore[misc]
 
     def _schedule_funding(self, instrument_id: str, after_ns: int) -> None:
         series = self._funding[instrument_id]
-        ts = next_settlement_ns(after_ns, series.interval_hours, self._config.funding.anchor)
-        self.clock.set_time_alert_ns(f"funding:{instrument_id}:{ts}", ts, self._on_funding)
+        ts = next_settlement_ns(after_ns, series.interval_hours, self._carry.funding.anchor)
+        self._alerts.at(f"funding:{instrument_id}:{ts}", ts, lambda now: self._on_funding(instrument_id, now))
 
-    def _on_funding(self, event: TimeEvent) -> None:
-        instrument_id = event.name.split(":")[1]
-        ts = event.ts_event
+    def _on_funding(self, instrument_id: str, ts: int) -> None:
         self._schedule_funding(instrument_id, ts)
         series = self._funding[instrument_id]
         rate = series.rate_at(ts)
         if rate is None:
             self.missing[instrument_id] += 1
             return
-        self._desk.set_funding_rate(instrument_id, rate)
+        self.desk.set_funding_rate(instrument_id, rate)
         quantity = self._net_quantity(instrument_id)
         if quantity == 0.0:
             return
         instrument = self.cache.instrument(InstrumentId.from_str(instrument_id))
-        mark = self._market.mark(instrument_id)
+        mark = self.desk.market.mark(instrument_id)
         if instrument is None or mark is None:
             return
         amount = -quantity * float(instrument.multiplier) * mark * rate
@@ -299,21 +326,19 @@ class CarryActor(Actor):  # type: ignore[misc]
     # -- FX swaps ------------------------------------------------------------------------------
 
     def _schedule_rollover(self, after_ns: int) -> None:
-        fx = self._config.fx
+        fx = self._carry.fx
         ts, weekday = next_rollover(after_ns, fx.timezone, fx.rollover)
-        self.clock.set_time_alert_ns(f"fx_rollover:{weekday}:{ts}", ts, self._on_rollover)
+        self._alerts.at(f"fx_rollover:{weekday}:{ts}", ts, lambda now: self._on_rollover(weekday, now))
 
-    def _on_rollover(self, event: TimeEvent) -> None:
-        weekday = event.name.split(":")[1]
-        ts = event.ts_event
+    def _on_rollover(self, weekday: str, ts: int) -> None:
         self._schedule_rollover(ts)
-        nights = 3 if weekday == self._config.fx.triple_weekday else 1
+        nights = 3 if weekday == self._carry.fx.triple_weekday else 1
         for instrument_id, swap in self._swaps.items():
             quantity = self._net_quantity(instrument_id)
             if quantity == 0.0:
                 continue
             instrument = self.cache.instrument(InstrumentId.from_str(instrument_id))
-            mark = self._market.mark(instrument_id)
+            mark = self.desk.market.mark(instrument_id)
             if instrument is None or mark is None:
                 continue
             rate = swap.long if quantity > 0 else swap.short
@@ -332,28 +357,30 @@ class CarryActor(Actor):  # type: ignore[misc]
 
     def _pay(self, payment: CarryPayment, instrument: Instrument) -> None:
         self.payments.append(payment)
-        adjuster = self._adjusters.get(instrument.id.venue.value)
-        if adjuster is not None:
-            adjuster(payment.amount_usd)
-        self._desk.record_funding(payment.instrument_id, payment.amount_usd, payment.ts)
-        journal = self._desk.journal
-        terms = self._desk.terms(payment.instrument_id)
-        if journal is not None:
-            journal.record_operator_action(
+        endpoint = ADJUST_ENDPOINT.format(venue=instrument.id.venue.value)
+        if endpoint in self.msgbus.endpoints():
+            self.msgbus.send(endpoint=endpoint, msg=payment.amount_usd)
+        desk = self.desk
+        desk.record_funding(payment.instrument_id, payment.amount_usd, payment.ts)
+        desk.recorder.emit(
+            OperatorActionRow(
                 ts=payment.ts,
+                asset=desk.book.asset_of(payment.instrument_id),
                 operator="carry",
                 action=payment.kind,
-                asset=terms.asset if terms is not None else "",
-                detail={
-                    "instrument_id": payment.instrument_id,
-                    "quantity": payment.quantity,
-                    "mark": payment.mark,
-                    "rate": payment.rate,
-                    "nights": payment.nights,
-                    "amount_usd": payment.amount_usd,
-                    "source": self._source(payment),
-                },
+                detail=to_json(
+                    {
+                        "instrument_id": payment.instrument_id,
+                        "quantity": payment.quantity,
+                        "mark": payment.mark,
+                        "rate": payment.rate,
+                        "nights": payment.nights,
+                        "amount_usd": payment.amount_usd,
+                        "source": self._source(payment),
+                    }
+                ),
             )
+        )
 
     def _source(self, payment: CarryPayment) -> str:
         if payment.kind == "funding":

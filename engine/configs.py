@@ -14,6 +14,7 @@ from typing import Any, Literal
 import msgspec
 
 from catalog.tomlconfig import describe_validation_error, read_toml
+from engine.assets.registry import BUILTIN_ASSET_CLASSES
 
 
 class ConfigError(ValueError):
@@ -89,15 +90,18 @@ class VenueSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
 class DeskSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Point the risk desk at its three config files, pick its mode and its journal.
 
-    ``mode`` decides how ledgers are funded (``paper``: the paper bankroll with top-ups) and which
-    losses count toward the auto kill switch. ``journal`` is the SQLite trade journal; a backtest
-    without one writes ``journal.sqlite`` in its run folder, fresh on every run. Paths are relative
-    to the working directory, like ``data.catalog``. ``overrides`` changes a few values of the three
-    files for this run only (``[desk.overrides.risk.assets.options]`` ``max_premium_per_trade_usd =
-    500``), merged key by key before the desk config is validated.
+    ``asset_classes`` lists the asset class modules the desk trades (``engine/assets``; a new class
+    is one module plus its config entries). ``mode`` decides how ledgers are funded (``paper``: the
+    paper bankroll with top-ups) and which losses count toward the auto kill switch. ``journal`` is
+    the SQLite trade journal; a backtest without one writes ``journal.sqlite`` in its run folder,
+    fresh on every run. Paths are relative to the working directory, like ``data.catalog``.
+    ``overrides`` changes a few values of the three files for this run only
+    (``[desk.overrides.risk.assets.options]`` ``max_premium_per_trade_usd = 500``), merged key by
+    key before the desk config is validated.
     """
 
     mode: Literal["backtest", "paper", "live"] = "backtest"
+    asset_classes: list[str] = msgspec.field(default_factory=lambda: list(BUILTIN_ASSET_CLASSES))
     budgets: str = "configs/budgets.toml"
     risk: str = "configs/risk.toml"
     sizing: str = "configs/sizing.toml"
@@ -114,9 +118,11 @@ class StrategySection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=
 
 
 class ReportSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Choose the asset class for annualisation and the tearsheet renderer (by import path)."""
+    """Choose the tearsheet renderer (by import path) and the equity sampling interval.
 
-    asset_class: Literal["crypto", "fx", "equity", "options"] = "crypto"
+    Ratios are annualised with the traded asset classes' trading days a year (``engine/assets``).
+    """
+
     tearsheet: bool = True
     renderer: str = "reports.tearsheet:write_tearsheet"
     equity_sample_minutes: int = 60

@@ -1,20 +1,19 @@
-"""Sample mark-to-market equity on the kernel clock, for equity curves and daily returns."""
+"""Sample mark-to-market equity on data time, for equity curves and daily returns."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
 
 from nautilus_trader.accounting.accounts.base import Account
 from nautilus_trader.cache.cache import Cache
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.config import ActorConfig
-from nautilus_trader.common.events import TimeEvent
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.portfolio.portfolio import Portfolio
 
-from engine.risk.bridge import USD_LIKE
+from engine.clock import ClockSource, DataTimeAlerts
+from engine.risk.market import USD_LIKE
 
 
 def venue_equity(
@@ -80,37 +79,52 @@ def _last_price(cache: Cache, instrument_id: InstrumentId) -> float | None:
 
 
 class EquitySamplerConfig(ActorConfig, frozen=True, kw_only=True):
-    """Configure :class:`EquitySampler`: the venues to value and the sampling interval."""
+    """Configure :class:`EquitySampler`: the venues to value, the interval and where data time comes from.
+
+    ``clock`` is ``kernel`` in a backtest (its clock follows the data) and ``feed`` in a replay node,
+    whose feed publishes its data time (:mod:`engine.clock`).
+    """
 
     venues: tuple[str, ...]
     interval_minutes: int = 60
+    clock: ClockSource = "kernel"
 
 
 class EquitySampler(Actor):
-    """Record each venue account's balance plus unrealised P&L at a fixed interval.
+    """Record each venue account's balance plus unrealised P&L at a fixed interval of data time.
 
-    A timer on the kernel clock drives the samples, so no bar handler is added to the hot path and
-    the curve is identical in every rerun.
+    The samples fall where a backtest's timer would fire, in every mode, so the curve is identical in
+    every rerun and in a replay of the same bars.
     """
 
     def __init__(self, config: EquitySamplerConfig) -> None:
         super().__init__(config)
+        if config.interval_minutes < 1:
+            raise ValueError(f"interval_minutes must be >= 1 (value: {config.interval_minutes})")
         self._venues = [Venue(name) for name in config.venues]
-        self._interval = timedelta(minutes=config.interval_minutes)
+        self._interval_ns = config.interval_minutes * 60 * 1_000_000_000
+        self._alerts = DataTimeAlerts(self, config.clock, self._schedule_from)
         self.samples: list[tuple[int, str, float]] = []
         self._pricing: dict[str, InstrumentId] = {}
 
     def on_start(self) -> None:
-        """Start the sampling timer."""
+        """Start sampling on data time."""
         self._pricing = usd_pricing(self.cache.instruments())
-        self.clock.set_timer("equity-sample", self._interval, callback=self._on_timer)
+        self._alerts.start()
 
     def on_stop(self) -> None:
-        """Take a last sample at the end of the run."""
-        self.sample(self.clock.timestamp_ns())
+        """Take a last sample at the end of the run (at the last data time)."""
+        self._alerts.stop()
+        now = self._alerts.now
+        self.sample(now if now is not None else self.clock.timestamp_ns())
 
-    def _on_timer(self, event: TimeEvent) -> None:
-        self.sample(event.ts_event)
+    def _schedule_from(self, ts_ns: int) -> None:
+        due = ts_ns + self._interval_ns
+        self._alerts.at(f"equity-sample-{due}", due, self._on_due)
+
+    def _on_due(self, ts_ns: int) -> None:
+        self.sample(ts_ns)
+        self._schedule_from(ts_ns)
 
     def sample(self, ts_ns: int) -> None:
         """Append one (ts, venue, equity) row per venue whose account exists."""

@@ -8,7 +8,7 @@ quantstats):
 
 * ``returns`` are *periodic simple returns* ``r_t = E_t / E_{t-1} - 1``. The backtest, paper and
   live reports feed **daily** returns (see :func:`daily_returns_from_equity`), annualised with
-  :data:`PERIODS_PER_YEAR` for the asset class (crypto 365, FX / equities / options 252).
+  the traded asset classes' trading days a year (``engine/assets``: crypto 365, FX and options 252).
 * Non-finite entries (NaN, +/-inf) are dropped before any computation, as quantstats does with
   missing observations.
 * ``trade_pnls`` are the *net* P&L of closed trades in account currency, i.e. after fees,
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from types import MappingProxyType
 from typing import Final, Literal
 
 import numpy as np
@@ -31,7 +30,6 @@ import numpy.typing as npt
 __all__ = [
     "METRIC_KEYS",
     "NS_PER_DAY",
-    "PERIODS_PER_YEAR",
     "cagr",
     "calmar",
     "compute_metrics",
@@ -46,7 +44,6 @@ __all__ = [
     "win_rate",
 ]
 
-PERIODS_PER_YEAR: Final = MappingProxyType({"crypto": 365, "fx": 252, "equity": 252, "options": 252})
 """Daily periods per year used to annualise metrics, per asset class (read-only)."""
 
 NS_PER_DAY: Final = 86_400 * 1_000_000_000
@@ -119,7 +116,7 @@ def sharpe(returns: npt.ArrayLike, periods_per_year: float, rf: float = 0.0) -> 
     returns : array_like
         Periodic simple returns.
     periods_per_year : float
-        Periods per year used to annualise (see :data:`PERIODS_PER_YEAR`).
+        Periods per year used to annualise (the asset classes' ``periods_per_year``).
     rf : float, default 0.0
         Annual risk-free rate as a fraction.
 
@@ -393,7 +390,7 @@ def compute_metrics(
     fees : float or array_like
         Fees paid, as a total or per trade; reported as their sum (already inside ``trade_pnls``).
     periods_per_year : float
-        Periods per year for annualisation (see :data:`PERIODS_PER_YEAR`).
+        Periods per year for annualisation (the asset classes' ``periods_per_year``).
 
     Returns
     -------
@@ -437,7 +434,7 @@ def daily_returns_from_equity(
     Each UTC day's equity is the last observation of that day,
     ``E_d = equity[last t with floor(t / 1 day) == d]``, and its return is
     ``r_d = E_d / E_{d-1} - 1`` with ``E_{-1} = starting_equity``. All metrics in this module are
-    computed on these *daily* returns, annualised with :data:`PERIODS_PER_YEAR`.
+    computed on these *daily* returns, annualised with the asset classes' trading days a year.
 
     Parameters
     ----------

@@ -16,12 +16,12 @@ price only when it equals the intrinsic value of the underlying bar it came from
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from nautilus_trader.backtest.config import SimulationModuleConfig
 from nautilus_trader.backtest.modules import SimulationModule
+from nautilus_trader.cache.cache import Cache
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.model.data import Bar, BarType, CustomData, DataType
 from nautilus_trader.model.enums import LiquiditySide, OptionKind, OrderSide, PositionSide
@@ -90,7 +90,17 @@ def settlement_value(option: OptionContract, underlying_close: float) -> float:
     return round(value / tick) * tick
 
 
-SettlementBar = Callable[[OptionContract], "Bar | None"]
+def settlement_bar(cache: Cache, option: OptionContract) -> Bar | None:
+    """Return the underlying's latest bar at or before the option's expiration (its last session)."""
+    for bar_type in cache.bar_types(instrument_id=underlying_of(option)):
+        for bar in cache.bars(bar_type):  # newest first
+            if bar.ts_event <= option.expiration_ns:
+                return bar
+    return None
+
+
+class OptionExpiryConfig(SimulationModuleConfig, frozen=True, kw_only=True):
+    """Configure :class:`OptionExpiry` (nothing to set: it reads the venue's cache)."""
 
 
 class OptionExpiry(SimulationModule):  # type: ignore[misc]
@@ -103,17 +113,11 @@ class OptionExpiry(SimulationModule):  # type: ignore[misc]
     money) or :data:`EXPIRED_TAG` (worthless). The order id is derived from the position and expiry,
     so reruns give identical fills.
 
-    Parameters
-    ----------
-    settlement_bar : callable
-        Return the underlying's bar of a contract's last session (the latest at or before its
-        expiration), or None while it is not in the cache.
+    The settlements are read back from the fills (their tag) and the desk bridge's record.
     """
 
-    def __init__(self, settlement_bar: SettlementBar) -> None:
-        super().__init__(SimulationModuleConfig())
-        self._settlement_bar = settlement_bar
-        self.settled: list[dict[str, Any]] = []
+    def __init__(self, config: OptionExpiryConfig | None = None) -> None:
+        super().__init__(config or OptionExpiryConfig())
 
     def process(self, ts_now: int) -> None:
         """Settle the positions whose contract has expired by ``ts_now``."""
@@ -129,7 +133,7 @@ class OptionExpiry(SimulationModule):  # type: ignore[misc]
                 self._settle(option, position, ts_now)
 
     def _settle(self, option: OptionContract, position: Any, ts_now: int) -> None:
-        bar = self._settlement_bar(option)
+        bar = settlement_bar(self.exchange.cache, option)
         if bar is None or (bar.ts_event < option.expiration_ns and ts_now == option.expiration_ns):
             return  # the last session's underlying bar is not in yet (it may arrive at this very time)
         underlying_close = bar.close.as_double()
@@ -168,24 +172,12 @@ class OptionExpiry(SimulationModule):  # type: ignore[misc]
         matching.fill_order(
             order, Price(value, option.price_precision), quantity, LiquiditySide.TAKER, None, position
         )
-        self.settled.append(
-            {
-                "instrument_id": str(option.id),
-                "ts": ts_now,
-                "underlying_close": underlying_close,
-                "strike": option.strike_price.as_double(),
-                "price": value,
-                "quantity": quantity.as_double(),
-                "tag": tag,
-            }
-        )
 
     def log_diagnostics(self, logger: Any) -> None:
         """Log nothing (settlements are in the run's fills and journal)."""
 
     def reset(self) -> None:
-        """Forget the settlements of a previous run."""
-        self.settled.clear()
+        """Hold no state to reset."""
 
 
 def mid_bar_type(instrument_id: str) -> BarType:

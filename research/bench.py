@@ -75,18 +75,8 @@ from nautilus_trader.model.identifiers import InstrumentId, TraderId
 from nautilus_trader.trading.strategy import Strategy
 
 from catalog.tomlconfig import read_toml
-from engine import metrics as metrics_lib
-from engine import results
-from engine.backtest import (
-    assemble,
-    equity_frame,
-    load_desk,
-    load_market_data,
-    starting_equity,
-    venue_kwargs,
-)
+from engine.backtest import assemble, collect_backtest, load_desk, load_market_data, venue_kwargs
 from engine.configs import ConfigError, RunConfig, load_run_config
-from engine.journal import Journal
 from engine.risk import DeskConfig
 from research.validation.config import ValidationConfig, load_validation_config
 from research.validation.walkforward import (
@@ -239,13 +229,8 @@ def bench_engine(config_path: str, repeats: int) -> dict[str, float | int | str]
     ours_fills = baseline_fills = 0
     with tempfile.TemporaryDirectory() as scratch:
         for index in range(repeats):
-            journal = Journal(
-                Path(scratch) / f"journal-{index}.sqlite", run_id=f"bench-{index}", mode="backtest"
-            )
-            ours_seconds, ours_fills = _timed_run(
-                assemble(config, data, desk_config=desk, journal=journal).engine
-            )
-            journal.close()
+            journal = Path(scratch) / f"journal-{index}.sqlite"
+            ours_seconds, ours_fills = _timed_run(assemble(config, data, journal=journal).engine)
             baseline_seconds, baseline_fills = _timed_run(
                 _baseline_engine(config, desk, data.instruments, data.bars)
             )
@@ -382,37 +367,16 @@ def run_standalone(task: WindowTask) -> Standalone:
     """Backtest ``task``'s window on its own: load config, desk and bars, assemble, run, collect."""
     started = time.perf_counter()
     config = standalone_config(task)
-    desk = load_desk(config)
+    load_desk(config)
     data = load_market_data(config)
     loaded = time.perf_counter()
-    assembled = assemble(config, data, desk_config=desk)
-    engine = assembled.engine
-    engine.run()
-    trader = engine.trader
-    fills = results.fills_table(trader)
-    orders = results.orders_table(trader)
-    positions = results.positions_table(trader, orders)
-    equity = equity_frame(assembled.sampler)
-    periods = metrics_lib.PERIODS_PER_YEAR[config.report.asset_class]
-    _, daily = metrics_lib.daily_returns_from_equity(
-        equity["ts_ns"].to_numpy(), equity["equity"].to_numpy(), starting_equity(config)
-    )
-    fees = float(sum(results.money_to_float(value) for value in fills.get("commission", [])))
-    metrics_lib.compute_metrics(daily, results.closed_trade_pnls(positions), fees, periods)
-    results.fingerprint(fills)
-    engine.dispose()
+    assembled = assemble(config, data)
+    assembled.engine.run()
+    result = collect_backtest(assembled, since_ns=task.start)
+    assembled.engine.dispose()
     finished = time.perf_counter()
-    return Standalone(loaded - started, finished - loaded, len(data.bars), _closed_trades(positions))
-
-
-def _closed_trades(positions: pd.DataFrame) -> list[tuple[int, int, float]]:
-    if positions.empty:
-        return []
-    closed = positions[positions["ts_closed"].notna()].sort_values("ts_closed", kind="stable")
-    return [
-        (int(pd.Timestamp(row.ts_opened).value), int(pd.Timestamp(row.ts_closed).value), float(pnl))
-        for row, pnl in zip(closed.itertuples(index=False), results.closed_trade_pnls(positions), strict=True)
-    ]
+    trades = [(t.ts_opened, t.ts_closed, t.pnl) for t in result.trades]
+    return Standalone(loaded - started, finished - loaded, len(data.bars), trades)
 
 
 def _window_trades(result: WindowResult) -> list[tuple[int, int, float]]:

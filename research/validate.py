@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from nautilus_trader.model.data import BarType
 
-from engine import metrics as metrics_lib
+from engine.assets import load_registry
 from engine.backtest import MarketData, starting_equity
 from engine.configs import ConfigError, RunConfig, load_run_config
 from engine.importing import resolve
@@ -35,7 +35,6 @@ from research.validation import stress as stress_lib
 from research.validation.config import ValidationConfig, ValidationConfigError, load_validation_config
 from research.validation.lookahead import DataTooShortError, check_lookahead, check_warmup
 from research.validation.walkforward import (
-    REPORT_ASSET,
     FoldOutcome,
     WindowTask,
     aggregate,
@@ -167,9 +166,10 @@ def _core_pass(gates: gates_lib.GatesConfig, asset: str, values: dict[str, Any])
 def validate(config: ValidationConfig, *, catalog: str | None = None) -> dict[str, Any]:
     """Run the whole validation of one strategy and return the report (JSON-ready)."""
     started = time.perf_counter()
-    gates = gates_lib.load_gates(config.gates)
     run_config = load_run_config(config.backtest)
-    periods = metrics_lib.PERIODS_PER_YEAR[run_config.report.asset_class]
+    assets = load_registry(tuple(run_config.desk.asset_classes))
+    gates = gates_lib.load_gates(config.gates, assets)
+    periods = assets[config.asset_class].periods_per_year
     start_equity = starting_equity(run_config)
     settings, settings_path = router_settings(run_config)
     run, shutdown = make_runner(config.executor.kind, config.executor.workers)
@@ -264,7 +264,7 @@ def validate(config: ValidationConfig, *, catalog: str | None = None) -> dict[st
         "search": {"objective": config.search.objective, "params": config.search.params},
         "folds": [fold_record(o) for o in outcomes],
         "aggregate": oos,
-        "annualisation": {"periods_per_year": periods, "basis": REPORT_ASSET[config.asset_class]},
+        "annualisation": {"periods_per_year": periods, "basis": config.asset_class},
         "stress": stress,
         "gates": [r.as_dict() for r in results],
         "verdict": gates_lib.verdict(results),

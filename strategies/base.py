@@ -12,36 +12,47 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+import pandas as pd
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.indicators.base import Indicator
 from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import OrderSide, OrderType, PriceType, TimeInForce, TriggerType
-from nautilus_trader.model.events import (
-    OrderCanceled,
-    OrderDenied,
-    OrderExpired,
-    OrderFilled,
-    OrderRejected,
-    PositionClosed,
-)
+from nautilus_trader.model.events import OrderDenied, OrderFilled, OrderRejected, PositionClosed
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.orders import OrderList, StopMarketOrder
 from nautilus_trader.trading.strategy import Strategy
 
+from engine.journal import MarketSnapshot
+from engine.orders import (
+    ENTRY_TAG,
+    KILL_EXIT_TAG,
+    PROTECTIVE_TAGS,
+    SIGNAL_EXIT_TAG,
+    STOP_LOSS_TAG,
+    TAKE_PROFIT_TAG,
+    TIME_EXIT_TAG,
+    UNPROTECTED_EXIT_TAG,
+)
 from engine.risk import RiskDesk, SignalStrength, SizingDecision, TradeIntent
-from engine.risk.bridge import snapshot_of_bar
+from engine.risk.market import snapshot_of_bar
 from strategies.features.config import SessionsConfig, load_sessions_config
 from strategies.features.router import EntryRouter
 
-ENTRY_TAG = "ENTRY"
-STOP_LOSS_TAG = "SL"
-TAKE_PROFIT_TAG = "TP"
-SIGNAL_EXIT_TAG = "SIGNAL_EXIT"
-UNPROTECTED_EXIT_TAG = "UNPROTECTED_EXIT"
-KILL_EXIT_TAG = "KILL_EXIT"
-TIME_EXIT_TAG = "TIME_EXIT"
-PROTECTIVE_TAGS = frozenset({STOP_LOSS_TAG, TAKE_PROFIT_TAG})
+__all__ = [
+    "ENTRY_TAG",
+    "KILL_EXIT_TAG",
+    "PROTECTIVE_TAGS",
+    "SIGNAL_EXIT_TAG",
+    "STOP_LOSS_TAG",
+    "TAKE_PROFIT_TAG",
+    "TIME_EXIT_TAG",
+    "UNPROTECTED_EXIT_TAG",
+    "Signal",
+    "SignalStrategy",
+    "SignalStrategyConfig",
+    "with_stop_trigger",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,12 +238,10 @@ class SignalStrategy(Strategy):
 
     def on_order_rejected(self, event: OrderRejected) -> None:
         """Flatten at market when the venue rejects a stop or target: no position stays unprotected."""
-        self._release_if_entry(event)
         self._guard_protection(event)
 
     def on_order_denied(self, event: OrderDenied) -> None:
         """Flatten at market when nautilus denies a stop or target of an open position."""
-        self._release_if_entry(event)
         self._guard_protection(event)
 
     def on_order_filled(self, event: OrderFilled) -> None:
@@ -249,14 +258,6 @@ class SignalStrategy(Strategy):
         """Stop tracking the closed position."""
         if event.instrument_id == self._instrument_id:
             self._held = None
-
-    def on_order_canceled(self, event: OrderCanceled) -> None:
-        """Give the desk back the budget reserved for a cancelled entry."""
-        self._release_if_entry(event)
-
-    def on_order_expired(self, event: OrderExpired) -> None:
-        """Give the desk back the budget reserved for an expired entry."""
-        self._release_if_entry(event)
 
     def _manage_position(self, bar: Bar) -> bool:
         """Apply the time stop and the trailing stop to the held position; return True if it closed."""
@@ -289,11 +290,6 @@ class SignalStrategy(Strategy):
         # a stop on the wrong side of the market would trigger at once: only move it while it stays out
         if (long and current + tick <= target < close) or (not long and close < target <= current - tick):
             self.modify_order(order, trigger_price=self._instrument.make_price(target))
-
-    def _release_if_entry(self, event: OrderRejected | OrderDenied | OrderCanceled | OrderExpired) -> None:
-        order = self.cache.order(event.client_order_id)
-        if self._desk is not None and order is not None and order.tags and ENTRY_TAG in order.tags:
-            self._desk.release(str(self.id), str(self._instrument_id))
 
     def _guard_protection(self, event: OrderRejected | OrderDenied) -> None:
         order = self.cache.order(event.client_order_id)
@@ -365,10 +361,35 @@ class SignalStrategy(Strategy):
         return None
 
     def _enter(self, proposal: Signal, bar: Bar) -> None:
-        assert self._desk is not None and self._instrument is not None
-        instrument = self._instrument
-        reference = bar.close.as_double()
-        entry_price = self._limit_price(proposal.side, reference, instrument)
+        assert self._instrument is not None
+        entry_price = self._limit_price(proposal.side, bar.close.as_double(), self._instrument)
+        self.submit_entry(
+            self._instrument,
+            proposal,
+            entry_price=entry_price,
+            ts_event=bar.ts_event,
+            snapshot=snapshot_of_bar(bar),
+        )
+
+    def submit_entry(
+        self,
+        instrument: Instrument,
+        proposal: Signal,
+        *,
+        entry_price: float,
+        ts_event: int,
+        snapshot: MarketSnapshot | None,
+        theta_per_unit: float | None = None,
+    ) -> SizingDecision:
+        """Send a bracket for ``proposal`` on ``instrument`` if the router and the risk desk allow it.
+
+        The one entry path of every strategy: the entry router's session and regime refusal, the
+        desk's sizing and guards (journaled with ``snapshot``, the market data the entry is priced
+        from), the bracket (market or limit entry, stop-market SL with the instrument's trigger rule,
+        limit TP), all tagged for the engine. ``theta_per_unit`` (USD per day per unit) is required
+        for options. Return the desk's decision.
+        """
+        desk = self.desk
         intent = TradeIntent(
             strategy_id=str(self.id),
             instrument_id=str(instrument.id),
@@ -377,50 +398,63 @@ class SignalStrategy(Strategy):
             stop_price=proposal.stop_price,
             take_profit_price=proposal.take_profit_price,
             strength=proposal.strength,
-            ts_event=bar.ts_event,
-            snapshot=snapshot_of_bar(bar),
-            session="+".join(sorted(self._router.sessions(bar.ts_event))) or "NONE",
+            ts_event=ts_event,
+            snapshot=snapshot,
+            theta_per_unit=theta_per_unit,
+            session="+".join(sorted(self._router.sessions(ts_event))) or "NONE",
             regime=self._router.regime(),
         )
-        refusal = self._router.refusal(bar.ts_event)
-        decision = self._desk.deny(intent, refusal) if refusal else self._desk.evaluate(intent)
+        refusal = self._router.refusal(ts_event)
+        decision = desk.deny(intent, refusal) if refusal else desk.evaluate(intent)
         self.last_decision = decision
         if not decision.approved or decision.quantity is None:
-            return
+            return decision
         is_limit = self._entry_order_type == OrderType.LIMIT
         expire_time = None
         time_in_force = TimeInForce.GTC
         if is_limit and self._entry_expire_bars > 0:
+            # on data time: a replay node's strategy clock is the wall clock
             step = self._bar_type.spec.timedelta * self._entry_expire_bars
-            expire_time = self.clock.utc_now() + step
+            expire_time = pd.Timestamp(ts_event, unit="ns", tz="UTC") + step
             time_in_force = TimeInForce.GTD
         bracket = self.order_factory.bracket(
             instrument_id=instrument.id,
             order_side=proposal.side,
             quantity=instrument.make_qty(Decimal(repr(decision.quantity))),
             entry_order_type=self._entry_order_type,
-            entry_price=instrument.make_price(self._on_tick_grid(entry_price)) if is_limit else None,
+            entry_price=instrument.make_price(on_tick_grid(entry_price, instrument)) if is_limit else None,
             expire_time=expire_time,
             time_in_force=time_in_force,
-            sl_trigger_price=instrument.make_price(self._on_tick_grid(proposal.stop_price)),
-            tp_price=instrument.make_price(self._on_tick_grid(proposal.take_profit_price)),
+            sl_trigger_price=instrument.make_price(on_tick_grid(proposal.stop_price, instrument)),
+            tp_price=instrument.make_price(on_tick_grid(proposal.take_profit_price, instrument)),
             entry_tags=[ENTRY_TAG],
             sl_tags=[STOP_LOSS_TAG],
             tp_tags=[TAKE_PROFIT_TAG],
         )
-        bracket = with_stop_trigger(bracket, TriggerType[self._desk.sl_tp_trigger(str(instrument.id))])
+        bracket = with_stop_trigger(bracket, TriggerType[desk.sl_tp_trigger(str(instrument.id))])
         self._entry_id = bracket.first.client_order_id
         self._entry_stop = proposal.stop_price
         self._stop_id = next(
             (order.client_order_id for order in bracket.orders if STOP_LOSS_TAG in (order.tags or [])), None
         )
         self.submit_order_list(bracket)
+        return decision
+
+    @property
+    def desk(self) -> RiskDesk:
+        """Return the risk desk the engine bound to this strategy."""
+        if self._desk is None:
+            raise RuntimeError(f"{self.id}: no risk desk bound; strategies must be assembled by the engine")
+        return self._desk
+
+    @property
+    def trade_from_ns(self) -> int:
+        """Return the first signal time that may open a trade (earlier bars only warm indicators)."""
+        return self._trade_from_ns
 
     def _on_tick_grid(self, price: float) -> float:
-        """Round a price to the nearest multiple of the instrument's tick (venues reject others)."""
         assert self._instrument is not None
-        tick = float(self._instrument.price_increment)
-        return round(price / tick) * tick
+        return on_tick_grid(price, self._instrument)
 
     def _limit_price(self, side: OrderSide, reference: float, instrument: Instrument) -> float:
         if self._entry_order_type != OrderType.LIMIT or self._limit_offset_ticks == 0:
@@ -438,6 +472,12 @@ class _HeldPosition:
     risk: float
     best: float
     bars: int
+
+
+def on_tick_grid(price: float, instrument: Instrument) -> float:
+    """Round a price to the nearest multiple of the instrument's tick (venues reject others)."""
+    tick = float(instrument.price_increment)
+    return round(price / tick) * tick
 
 
 def _quote_sibling(bar_type: BarType) -> BarType | None:

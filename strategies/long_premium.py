@@ -7,7 +7,7 @@ structure sane), asks the risk desk for the size (premium cap, theta cap: the in
 contract's theta per day) and sends a bracket: market entry, stop at -SL% and target at +TP% of the
 premium. A time stop closes a position once its days to expiry fall to the entry's DTE/7 (at least
 1 day); positions are flattened before configured corporate-action dates (the 2014-06-09 split).
-What is left at expiry is closed by nautilus' own expiration handling (``docs/options.md``).
+What is left at expiry is settled at intrinsic value by the option venue (``docs/options.md``).
 """
 
 from __future__ import annotations
@@ -18,26 +18,18 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from nautilus_trader.core.data import Data
 from nautilus_trader.indicators.averages import ExponentialMovingAverage
 from nautilus_trader.indicators.base import Indicator
 from nautilus_trader.model.data import Bar, BarType, DataType
-from nautilus_trader.model.enums import OrderSide, OrderType
+from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.greeks_data import GreeksData
 from nautilus_trader.model.identifiers import InstrumentId
 
 from engine.options import CHAIN_CLIENT_ID, mid_bar_type
-from engine.risk import SignalStrength, TradeIntent
-from strategies.base import (
-    ENTRY_TAG,
-    STOP_LOSS_TAG,
-    TAKE_PROFIT_TAG,
-    Signal,
-    SignalStrategy,
-    SignalStrategyConfig,
-)
+from engine.risk.market import snapshot_of_bar
+from strategies.base import Signal, SignalStrategy, SignalStrategyConfig
 
 TIME_STOP_TAG = "TIME_STOP"
 CORP_ACTION_TAG = "CORP_ACTION_EXIT"
@@ -275,7 +267,7 @@ class LongPremium(SignalStrategy):
             return
         if not (self._fast.initialized and self._slow.initialized):
             return
-        if ts < self._trade_from_ns:  # a walk-forward window's warm-up sessions: no entry
+        if ts < self.trade_from_ns:  # a walk-forward window's warm-up sessions: no entry
             return
         if self._fast.value == self._slow.value:
             return
@@ -303,40 +295,20 @@ class LongPremium(SignalStrategy):
         self.close_all_positions(instrument_id, tags=[tag])
 
     def _buy(self, row: ChainRow, ts: int) -> None:
-        assert self._desk is not None
         instrument = self.cache.instrument(InstrumentId.from_str(row.instrument_id))
-        if instrument is None:
+        bar = self.cache.bar(mid_bar_type(row.instrument_id))
+        if instrument is None or bar is None:
             return
         tick = float(instrument.price_increment)
         premium = row.price
         stop, target = exit_levels(premium, self._cfg.take_profit_pct, self._cfg.stop_loss_pct)
-        stop = max(tick, round(stop / tick) * tick)
-        target = round(target / tick) * tick
-        intent = TradeIntent(
-            strategy_id=str(self.id),
-            instrument_id=row.instrument_id,
-            side=OrderSide.BUY,
+        decision = self.submit_entry(
+            instrument,
+            Signal(OrderSide.BUY, max(tick, round(stop / tick) * tick), round(target / tick) * tick),
             entry_price=premium,
-            stop_price=stop,
-            take_profit_price=target,
-            strength=SignalStrength.NORMAL,
             ts_event=ts,
+            snapshot=snapshot_of_bar(bar),  # the contract's bar of this session: what the premium is
             theta_per_unit=abs(row.theta) * float(instrument.multiplier),
         )
-        decision = self._desk.evaluate(intent)
-        self.last_decision = decision
-        if not decision.approved or decision.quantity is None:
-            return
-        self._entry_dte[row.instrument_id] = row.dte
-        bracket = self.order_factory.bracket(
-            instrument_id=instrument.id,
-            order_side=OrderSide.BUY,
-            quantity=instrument.make_qty(Decimal(repr(decision.quantity))),
-            entry_order_type=OrderType.MARKET,
-            sl_trigger_price=instrument.make_price(stop),
-            tp_price=instrument.make_price(target),
-            entry_tags=[ENTRY_TAG],
-            sl_tags=[STOP_LOSS_TAG],
-            tp_tags=[TAKE_PROFIT_TAG],
-        )
-        self.submit_order_list(bracket)
+        if decision.approved:
+            self._entry_dte[row.instrument_id] = row.dte

@@ -1,12 +1,11 @@
 """The risk desk: every entry a strategy proposes is sized and checked here before it reaches nautilus."""
 
-from engine.risk.config import ASSET_CLASSES, AssetClass, DeskConfig, DeskConfigError, load_desk_config
-from engine.risk.desk import (
+from engine.risk.commands import Command, Kill, Reallocate, Resume
+from engine.risk.config import DeskConfig, DeskConfigError, load_desk_config
+from engine.risk.desk import DeskError, RiskDesk
+from engine.risk.intents import (
     BrokerView,
-    DeskError,
-    FillRecord,
     MarketView,
-    RiskDesk,
     RiskDeskClient,
     SizingDecision,
     TradeIntent,
@@ -15,17 +14,18 @@ from engine.risk.ledger import ClosedTrade, InstrumentTerms, LedgerError, SubLed
 from engine.risk.signals import SignalStrength
 
 __all__ = [
-    "ASSET_CLASSES",
-    "AssetClass",
     "BrokerView",
     "ClosedTrade",
+    "Command",
     "DeskConfig",
     "DeskConfigError",
     "DeskError",
-    "FillRecord",
     "InstrumentTerms",
+    "Kill",
     "LedgerError",
     "MarketView",
+    "Reallocate",
+    "Resume",
     "RiskDesk",
     "RiskDeskClient",
     "SignalStrength",

@@ -10,23 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import msgspec
 
-from catalog.tomlconfig import describe_validation_error, read_toml
+from catalog.tomlconfig import describe_validation_error, nested_error, read_toml
 
-AssetClass = Literal["crypto_spot", "crypto_futures", "forex", "options"]
-ASSET_CLASSES: tuple[AssetClass, ...] = ("crypto_spot", "crypto_futures", "forex", "options")
+if TYPE_CHECKING:
+    from engine.assets.registry import AssetRegistry
+
 Mode = Literal["backtest", "paper", "live"]
 MODES: tuple[Mode, ...] = ("backtest", "paper", "live")
-
-# Ledgers funded from the same broker wallet (their percent allocations share one wallet).
-WALLETS: dict[str, tuple[AssetClass, ...]] = {
-    "bybit": ("crypto_spot", "crypto_futures"),
-    "ibkr": ("forex", "options"),
-}
 
 
 class DeskConfigError(ValueError):
@@ -40,17 +34,8 @@ class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
 # -- budgets.toml ---------------------------------------------------------------------------------
 
 
-class Allocations(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Allocate each asset class its sub-ledger: USD (absolute) or a fraction of the wallet (percent)."""
-
-    crypto_spot: float = 0.0
-    crypto_futures: float = 0.0
-    forex: float = 0.0
-    options: float = 0.0
-
-
 class PaperBankroll(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Fund paper ledgers: the session start equity and the auto top-up rule (seed 003)."""
+    """Fund paper ledgers: the session start equity and the auto top-up rule (docs/risk-desk.md)."""
 
     start_equity_usd: float = 1_000.0
     auto_topup_threshold_usd: float = 10.0
@@ -58,10 +43,14 @@ class PaperBankroll(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
 
 
 class BudgetsConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Set the sub-ledger budgets, profit rollover, wallet enforcement and the paper bankroll."""
+    """Set the sub-ledger budgets, profit rollover, wallet enforcement and the paper bankroll.
+
+    ``alloc`` maps an asset class to its allocation: USD (``absolute``) or a fraction of its broker
+    wallet (``percent``); a class without an entry gets 0.
+    """
 
     alloc_mode: Literal["absolute", "percent"] = "absolute"
-    alloc: Allocations = msgspec.field(default_factory=Allocations)
+    alloc: dict[str, float] = msgspec.field(default_factory=dict)
     profit_rollover: bool = True
     enforce_wallet_available: bool = True
     reallocation_step_usd: float = 100.0
@@ -72,11 +61,10 @@ class BudgetsConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
 
 
 class AssetRisk(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Hold one asset class's guards.
+    """Hold the guards every asset class has; each class's module extends it with its own rules.
 
-    ``liq_buffer_pct`` applies to perpetuals: the stop must sit at least this fraction of the
-    entry-to-liquidation distance away from the liquidation price. ``max_premium_per_trade_usd`` and
-    ``theta_cap_usd_per_day`` apply to options.
+    The ``[assets.<class>]`` tables of ``risk.toml`` are read with the class's own schema
+    (``engine/assets``), whose defaults may differ from these.
     """
 
     max_sl_pct: float = 0.15
@@ -84,42 +72,6 @@ class AssetRisk(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     daily_loss_cap_pct: float = 0.02
     leverage_cap: float = 1.0
     allow_short: bool = True
-    liq_buffer_pct: float = 0.0
-    maintenance_margin_rate: float = 0.005
-    max_premium_per_trade_usd: float | None = None
-    theta_cap_usd_per_day: float | None = None
-
-
-def _spot_risk() -> AssetRisk:
-    return AssetRisk(max_concurrent=5, daily_loss_cap_pct=0.03, leverage_cap=1.0, allow_short=False)
-
-
-def _futures_risk() -> AssetRisk:
-    return AssetRisk(max_concurrent=3, daily_loss_cap_pct=0.02, leverage_cap=3.0, liq_buffer_pct=0.20)
-
-
-def _forex_risk() -> AssetRisk:
-    return AssetRisk(max_concurrent=4, daily_loss_cap_pct=0.02, leverage_cap=5.0)
-
-
-def _options_risk() -> AssetRisk:
-    return AssetRisk(
-        max_concurrent=3,
-        daily_loss_cap_pct=0.02,
-        leverage_cap=1.0,
-        allow_short=False,
-        max_premium_per_trade_usd=50.0,
-        theta_cap_usd_per_day=20.0,
-    )
-
-
-class AssetRiskTable(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Hold the guards of every asset class."""
-
-    crypto_spot: AssetRisk = msgspec.field(default_factory=_spot_risk)
-    crypto_futures: AssetRisk = msgspec.field(default_factory=_futures_risk)
-    forex: AssetRisk = msgspec.field(default_factory=_forex_risk)
-    options: AssetRisk = msgspec.field(default_factory=_options_risk)
 
 
 class CorrelationConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -144,65 +96,20 @@ class KillSwitchConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only
     close_profitable_on_trip: bool = False
 
 
-class ForexRules(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Hold the forex-only rules: the 24/5 calendar, blackouts, the USD-leg group and IDEALPRO lots.
-
-    ``calendar`` refuses new forex entries while the market is closed (Friday ``rollover`` to Sunday
-    ``rollover``, ``timezone`` local time), ``open_blackout_minutes`` after the Sunday open and
-    ``rollover_blackout_minutes`` either side of each weekday rollover. ``usd_leg_group`` counts
-    pairs holding the USD leg in the same direction (long EUR/USD and short USD/JPY are both short
-    USD) as one group whose notional may not exceed ``usd_group_exposure_cap`` of the ledger's
-    equity. Sizes are floored to ``lot_step_units`` (IDEALPRO takes any whole unit) and skipped
-    below ``min_order_units``.
-    """
-
-    calendar: bool = True
-    timezone: str = "America/New_York"
-    rollover: str = "17:00"
-    open_blackout_minutes: int = 60
-    rollover_blackout_minutes: int = 5
-    usd_leg_group: bool = True
-    usd_group_exposure_cap: float = 0.15
-    lot_step_units: float = 1.0
-    min_order_units: float = 0.0
-
-
-class PerpsRules(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Hold the perpetual-only rules (docs/carry.md).
-
-    ``leverage_caps`` maps an instrument id to its own leverage cap: the instrument's notional may
-    not exceed cap x the ledger's equity (the crypto_futures ``leverage_cap`` still bounds the ledger).
-    ``margin_mode`` (``isolated`` or ``cross``) is recorded and validated; the liquidation price the
-    ``liq_buffer`` guard checks is the isolated one, which cross margin can only push further away.
-    ``sl_tp_trigger`` is the nautilus ``TriggerType`` name for perpetual stops and targets (venues
-    trigger on it; backtests on bar data trigger on the bar, there is no separate mark series).
-    ``funding_filter_rate`` denies entries (``funding_filter``) while the latest settled funding rate
-    against the trade's direction exceeds it (longs pay a positive rate, shorts a negative one);
-    0 turns the filter off.
-    """
-
-    margin_mode: Literal["isolated", "cross"] = "isolated"
-    sl_tp_trigger: Literal["MARK_PRICE", "LAST_PRICE", "INDEX_PRICE", "DEFAULT"] = "MARK_PRICE"
-    funding_filter_rate: float = 0.0
-    leverage_caps: dict[str, float] = msgspec.field(default_factory=dict)
-
-
 class RiskConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Set the guards: per-asset rails, cooldown after risk events, correlation and the kill switch.
+    """Set the guards shared by every asset class: cooldown after risk events, correlation, kill switch.
 
     A risk event is a daily-loss-cap breach, a trade whose price loss (before fees) exceeds
     ``per_trade_breach_multiple`` times the risk planned at entry (a stop that slipped or gapped), or
-    a kill-switch trip; after one, the ledger takes no new entries
-    for ``cooldown_seconds``.
+    a kill-switch trip; after one, the ledger takes no new entries for ``cooldown_seconds``. The
+    per-class guards (``[assets.<class>]``) are read by :func:`desk_config_from_raw` with each class's
+    schema.
     """
 
     cooldown_seconds: int = 900
     per_trade_breach_multiple: float = 1.5
     correlation: CorrelationConfig = msgspec.field(default_factory=CorrelationConfig)
     kill_switch: KillSwitchConfig = msgspec.field(default_factory=KillSwitchConfig)
-    assets: AssetRiskTable = msgspec.field(default_factory=AssetRiskTable)
-    forex: ForexRules = msgspec.field(default_factory=ForexRules)
-    perps: PerpsRules = msgspec.field(default_factory=PerpsRules)
 
 
 # -- sizing.toml ----------------------------------------------------------------------------------
@@ -242,7 +149,7 @@ class DrawdownThrottle(_Struct, frozen=True, forbid_unknown_fields=True, kw_only
 
 
 class AssetSizing(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Hold one asset class's risk fraction, its band (seed 003) and seed 000's r_A and q_A."""
+    """Hold one asset class's risk fraction and its band, and the notional-cap policy's r_A and q_A."""
 
     risk_fraction: float
     risk_fraction_min: float
@@ -251,35 +158,13 @@ class AssetSizing(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     percent_above_threshold: float
 
 
-def _sizing(rf: float, lo: float, hi: float, r: float, q: float) -> AssetSizing:
-    return AssetSizing(
-        risk_fraction=rf,
-        risk_fraction_min=lo,
-        risk_fraction_max=hi,
-        base_risk_pct=r,
-        percent_above_threshold=q,
-    )
-
-
-class AssetSizingTable(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Hold the sizing numbers of every asset class."""
-
-    crypto_spot: AssetSizing = msgspec.field(
-        default_factory=lambda: _sizing(0.0075, 0.0025, 0.0075, 0.02, 0.0075)
-    )
-    crypto_futures: AssetSizing = msgspec.field(
-        default_factory=lambda: _sizing(0.005, 0.0015, 0.005, 0.01, 0.005)
-    )
-    forex: AssetSizing = msgspec.field(default_factory=lambda: _sizing(0.004, 0.001, 0.004, 0.005, 0.0035))
-    options: AssetSizing = msgspec.field(default_factory=lambda: _sizing(0.01, 0.0025, 0.01, 0.01, 0.005))
-
-
 class SizingConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Choose the sizing policy and its numbers.
 
     ``risk_ladder`` (default): fixed ``fixed_notional_usd`` while the ledger's equity is below
     ``fixed_until_equity_usd``, then ``equity x risk_fraction x signal_weight x ladder / |entry - stop|``.
-    ``notional_cap``: seed 000's BaseCap / PercentCap notional policy.
+    ``notional_cap``: the BaseCap / PercentCap notional policy (docs/risk-desk.md). ``assets`` holds
+    each class's numbers; a class without a table uses its module's defaults.
     """
 
     policy: Literal["risk_ladder", "notional_cap"] = "risk_ladder"
@@ -289,38 +174,59 @@ class SizingConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     notional_cap_threshold_usd: float = 1_000.0
     ladder: LadderConfig = msgspec.field(default_factory=LadderConfig)
     drawdown: DrawdownThrottle = msgspec.field(default_factory=DrawdownThrottle)
-    assets: AssetSizingTable = msgspec.field(default_factory=AssetSizingTable)
+    assets: dict[str, AssetSizing] = msgspec.field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class DeskConfig:
-    """Bundle the three desk configs and where they came from."""
+    """Bundle the three desk configs, the asset classes they were read for, and where they came from.
+
+    ``risk_by_asset`` and ``sizing_by_asset`` hold every class of ``assets``, read with the class's
+    own schema and defaults.
+    """
 
     budgets: BudgetsConfig
     risk: RiskConfig
     sizing: SizingConfig
+    assets: AssetRegistry
+    risk_by_asset: Mapping[str, AssetRisk]
+    sizing_by_asset: Mapping[str, AssetSizing]
     origin: str = "<defaults>"
 
-    def asset_risk(self, asset: AssetClass) -> AssetRisk:
-        """Return the guards of ``asset``."""
-        rails: AssetRisk = getattr(self.risk.assets, asset)
-        return rails
+    def asset_risk(self, asset: str) -> AssetRisk:
+        """Return the guards of ``asset`` (of its class's own schema)."""
+        return self.risk_by_asset[asset]
 
-    def asset_sizing(self, asset: AssetClass) -> AssetSizing:
+    def asset_sizing(self, asset: str) -> AssetSizing:
         """Return the sizing numbers of ``asset``."""
-        numbers: AssetSizing = getattr(self.sizing.assets, asset)
-        return numbers
+        return self.sizing_by_asset[asset]
+
+    def allocation(self, asset: str) -> float:
+        """Return the configured allocation of ``asset`` (USD, or a wallet fraction in percent mode)."""
+        return self.budgets.alloc.get(asset, 0.0)
 
 
-T = TypeVar("T", bound=_Struct)
+T = TypeVar("T", bound=msgspec.Struct)
 
 
-def convert_section(raw: dict[str, Any], schema: type[T], origin: str) -> T:
-    """Convert a raw mapping into ``schema``, raising :class:`DeskConfigError` naming field and value."""
+def convert_section(
+    raw: dict[str, Any],
+    schema: type[T],
+    origin: str,
+    *,
+    at: tuple[str, ...] = (),
+    whole: dict[str, Any] | None = None,
+) -> T:
+    """Convert a raw mapping into ``schema``, raising :class:`DeskConfigError` naming field and value.
+
+    ``at`` is the mapping's path inside ``whole`` (the file's whole content), so a nested table's
+    error names its full field path (``assets.forex.timezone``).
+    """
     try:
         return msgspec.convert(raw, schema, strict=True)
     except msgspec.ValidationError as exc:
-        raise DeskConfigError(describe_validation_error(origin, raw, str(exc))) from exc
+        message = nested_error(str(exc), at) if at else str(exc)
+        raise DeskConfigError(describe_validation_error(origin, whole or raw, message)) from exc
 
 
 def load_desk_config(
@@ -328,6 +234,7 @@ def load_desk_config(
     risk: str | Path,
     sizing: str | Path,
     overrides: Mapping[str, dict[str, Any]] | None = None,
+    assets: AssetRegistry | None = None,
 ) -> DeskConfig:
     """Read and validate ``budgets.toml``, ``risk.toml`` and ``sizing.toml``.
 
@@ -339,12 +246,14 @@ def load_desk_config(
         Tables merged key by key over the files' content before validation, by file name
         (``{"risk": {"assets": {"options": {"max_premium_per_trade_usd": 500.0}}}}``): how a run
         config changes a few values without copying a whole file.
+    assets : AssetRegistry, optional
+        The asset classes to read the per-class tables for (default: the built-in four).
 
     Raises
     ------
     DeskConfigError
-        If a file is missing, is not TOML, breaks its schema or holds an impossible value; the
-        message names the file, the field and the value.
+        If a file is missing, is not TOML, breaks its schema, names an unknown asset class or holds
+        an impossible value; the message names the file, the field and the value.
     """
     overrides = overrides or {}
     unknown = sorted(set(overrides) - {"budgets", "risk", "sizing"})
@@ -359,7 +268,7 @@ def load_desk_config(
             path = f"{path} (with the run config's desk overrides)"
         raws.append(raw)
         origins.append(str(path))
-    return desk_config_from_raw(*raws, origins=(origins[0], origins[1], origins[2]))
+    return desk_config_from_raw(*raws, origins=(origins[0], origins[1], origins[2]), assets=assets)
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -380,16 +289,54 @@ def desk_config_from_raw(
     sizing: dict[str, Any],
     *,
     origins: tuple[str, str, str] = ("budgets", "risk", "sizing"),
+    assets: AssetRegistry | None = None,
 ) -> DeskConfig:
     """Validate raw budgets, risk and sizing mappings (as read from TOML) into a :class:`DeskConfig`."""
+    if assets is None:
+        from engine.assets.registry import builtin_registry  # the registry imports this module
+
+        assets = builtin_registry()
+    budgets_file, risk_file, sizing_file = origins
+    risk_tables = risk.get("assets", {})
+    if not isinstance(risk_tables, dict):
+        fail(risk_file, "assets", risk_tables, "must be a table of asset classes")
+    _known(assets, risk_tables, risk_file, "assets")
+    risk_by_asset: dict[str, AssetRisk] = {}
+    for asset in assets:
+        table = risk_tables.get(asset.name, {})
+        risk_by_asset[asset.name] = convert_section(
+            table, asset.risk_schema, risk_file, at=("assets", asset.name), whole=risk
+        )
+    budgets_config = convert_section(budgets, BudgetsConfig, budgets_file)
+    _known(assets, budgets_config.alloc, budgets_file, "alloc")
+    sizing_config = convert_section(sizing, SizingConfig, sizing_file)
+    _known(assets, sizing_config.assets, sizing_file, "assets")
     config = DeskConfig(
-        budgets=convert_section(budgets, BudgetsConfig, origins[0]),
-        risk=convert_section(risk, RiskConfig, origins[1]),
-        sizing=convert_section(sizing, SizingConfig, origins[2]),
+        budgets=budgets_config,
+        risk=convert_section(
+            {k: v for k, v in risk.items() if k != "assets"}, RiskConfig, risk_file, whole=risk
+        ),
+        sizing=sizing_config,
+        assets=assets,
+        risk_by_asset=risk_by_asset,
+        sizing_by_asset={
+            asset.name: sizing_config.assets.get(asset.name, asset.sizing_defaults) for asset in assets
+        },
         origin=", ".join(origins),
     )
     check_desk_config(config, origins)
     return config
+
+
+def _known(assets: AssetRegistry, table: Mapping[str, Any], origin: str, field: str) -> None:
+    for name, value in table.items():
+        if name not in assets:
+            fail(
+                origin,
+                f"{field}.{name}",
+                value,
+                f"unknown asset class {name!r} (known: {', '.join(assets.names)})",
+            )
 
 
 def check_desk_config(
@@ -398,111 +345,88 @@ def check_desk_config(
     """Reject values the schema allows but the desk cannot honour (ranges, orderings, sums)."""
     budgets_file, risk_file, sizing_file = origins
     budgets = config.budgets
-    for asset in ASSET_CLASSES:
-        value = getattr(budgets.alloc, asset)
+    for asset, value in budgets.alloc.items():
         if value < 0:
-            _fail(budgets_file, f"alloc.{asset}", value, "must not be negative")
+            fail(budgets_file, f"alloc.{asset}", value, "must not be negative")
         if budgets.alloc_mode == "percent" and value > 1.0:
-            _fail(budgets_file, f"alloc.{asset}", value, "is a fraction of the wallet in percent mode: 0..1")
+            fail(budgets_file, f"alloc.{asset}", value, "is a fraction of the wallet in percent mode: 0..1")
     if budgets.alloc_mode == "percent":
-        for wallet, members in WALLETS.items():
-            total = sum(getattr(budgets.alloc, asset) for asset in members)
+        for wallet, members in config.assets.wallets().items():
+            total = sum(config.allocation(asset) for asset in members)
             if total > 1.0 + 1e-12:
-                _fail(
+                fail(
                     budgets_file,
                     "alloc",
                     total,
                     f"fractions of the {wallet} wallet ({', '.join(members)}) sum > 1",
                 )
     if budgets.reallocation_step_usd <= 0:
-        _fail(budgets_file, "reallocation_step_usd", budgets.reallocation_step_usd, "must be positive")
+        fail(budgets_file, "reallocation_step_usd", budgets.reallocation_step_usd, "must be positive")
     paper = budgets.paper
     if paper.start_equity_usd <= 0 or paper.auto_topup_amount_usd <= 0 or paper.auto_topup_threshold_usd < 0:
-        _fail(budgets_file, "paper", paper, "start equity and top-up must be positive, threshold >= 0")
+        fail(budgets_file, "paper", paper, "start equity and top-up must be positive, threshold >= 0")
 
     risk = config.risk
-    for asset in ASSET_CLASSES:
-        rails = config.asset_risk(asset)
+    for asset_class in config.assets:
+        name_of = asset_class.name
+        rails = config.asset_risk(name_of)
         for name in ("max_sl_pct", "daily_loss_cap_pct"):
             value = getattr(rails, name)
             if not 0.0 < value <= 1.0:
-                _fail(risk_file, f"assets.{asset}.{name}", value, "must be in (0, 1]")
-        if not 0.0 <= rails.liq_buffer_pct < 1.0:
-            _fail(risk_file, f"assets.{asset}.liq_buffer_pct", rails.liq_buffer_pct, "must be in [0, 1)")
+                fail(risk_file, f"assets.{name_of}.{name}", value, "must be in (0, 1]")
         if rails.leverage_cap <= 0:
-            _fail(risk_file, f"assets.{asset}.leverage_cap", rails.leverage_cap, "must be positive")
+            fail(risk_file, f"assets.{name_of}.leverage_cap", rails.leverage_cap, "must be positive")
         if rails.max_concurrent < 1:
-            _fail(risk_file, f"assets.{asset}.max_concurrent", rails.max_concurrent, "must be at least 1")
+            fail(risk_file, f"assets.{name_of}.max_concurrent", rails.max_concurrent, "must be at least 1")
+        asset_class.check_risk(rails, risk_file)
     if risk.cooldown_seconds < 0:
-        _fail(risk_file, "cooldown_seconds", risk.cooldown_seconds, "must not be negative")
+        fail(risk_file, "cooldown_seconds", risk.cooldown_seconds, "must not be negative")
     if risk.per_trade_breach_multiple <= 0.0:
-        _fail(risk_file, "per_trade_breach_multiple", risk.per_trade_breach_multiple, "must be positive")
+        fail(risk_file, "per_trade_breach_multiple", risk.per_trade_breach_multiple, "must be positive")
     correlation = risk.correlation
     if not 0.0 < correlation.threshold <= 1.0:
-        _fail(risk_file, "correlation.threshold", correlation.threshold, "must be in (0, 1]")
+        fail(risk_file, "correlation.threshold", correlation.threshold, "must be in (0, 1]")
+    if not correlation.group_exposure_cap > 0.0:
+        fail(risk_file, "correlation.group_exposure_cap", correlation.group_exposure_cap, "must be positive")
     if correlation.window_bars < 3 or not 3 <= correlation.min_overlap_bars <= correlation.window_bars:
-        _fail(
+        fail(
             risk_file,
             "correlation.min_overlap_bars",
             correlation.min_overlap_bars,
             "must be in [3, window_bars]",
         )
     if risk.kill_switch.consecutive_losses < 1:
-        _fail(
-            risk_file, "kill_switch.consecutive_losses", risk.kill_switch.consecutive_losses, "must be >= 1"
-        )
-    _check_forex_rules(risk.forex, risk_file)
-    _check_perps_rules(risk.perps, risk_file)
+        fail(risk_file, "kill_switch.consecutive_losses", risk.kill_switch.consecutive_losses, "must be >= 1")
 
     sizing = config.sizing
     if not 0.0 < sizing.pair_cap_fraction <= 1.0:
-        _fail(sizing_file, "pair_cap_fraction", sizing.pair_cap_fraction, "must be in (0, 1]")
+        fail(sizing_file, "pair_cap_fraction", sizing.pair_cap_fraction, "must be in (0, 1]")
     if sizing.fixed_notional_usd <= 0:
-        _fail(sizing_file, "fixed_notional_usd", sizing.fixed_notional_usd, "must be positive")
+        fail(sizing_file, "fixed_notional_usd", sizing.fixed_notional_usd, "must be positive")
+    if sizing.fixed_until_equity_usd < 0:
+        fail(sizing_file, "fixed_until_equity_usd", sizing.fixed_until_equity_usd, "must not be negative")
     ladder = sizing.ladder
     if not 0.0 < ladder.min_multiplier <= 1.0 <= ladder.max_multiplier:
-        _fail(sizing_file, "ladder", (ladder.min_multiplier, ladder.max_multiplier), "needs min <= 1 <= max")
+        fail(sizing_file, "ladder", (ladder.min_multiplier, ladder.max_multiplier), "needs min <= 1 <= max")
+    if ladder.window_days < 1:
+        fail(sizing_file, "ladder.window_days", ladder.window_days, "must be at least 1")
     thresholds = [rung.profit_usd for rung in ladder.rungs]
     if thresholds != sorted(thresholds) or len(set(thresholds)) != len(thresholds):
-        _fail(sizing_file, "ladder.rungs", thresholds, "profit thresholds must be strictly increasing")
-    for asset in ASSET_CLASSES:
-        numbers = config.asset_sizing(asset)
+        fail(sizing_file, "ladder.rungs", thresholds, "profit thresholds must be strictly increasing")
+    for rung in ladder.rungs:
+        if not rung.multiplier > 0:
+            fail(sizing_file, "ladder.rungs.multiplier", rung.multiplier, "must be positive")
+    for asset_class in config.assets:
+        numbers = config.asset_sizing(asset_class.name)
         if not 0.0 < numbers.risk_fraction_min <= numbers.risk_fraction <= numbers.risk_fraction_max <= 1.0:
-            _fail(
+            fail(
                 sizing_file,
-                f"assets.{asset}.risk_fraction",
+                f"assets.{asset_class.name}.risk_fraction",
                 numbers.risk_fraction,
                 f"must lie in its band [{numbers.risk_fraction_min}, {numbers.risk_fraction_max}]",
             )
 
 
-def _check_forex_rules(forex: ForexRules, risk_file: str) -> None:
-    try:
-        ZoneInfo(forex.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        _fail(risk_file, "forex.timezone", forex.timezone, "is not an IANA time zone")
-    hours, _, minutes = forex.rollover.partition(":")
-    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
-        _fail(risk_file, "forex.rollover", forex.rollover, "must be HH:MM")
-    for name in ("open_blackout_minutes", "rollover_blackout_minutes"):
-        value = getattr(forex, name)
-        if not 0 <= value < 24 * 60:
-            _fail(risk_file, f"forex.{name}", value, "must be in [0, 1440)")
-    if not forex.usd_group_exposure_cap > 0.0:
-        _fail(risk_file, "forex.usd_group_exposure_cap", forex.usd_group_exposure_cap, "must be positive")
-    if not forex.lot_step_units > 0.0:
-        _fail(risk_file, "forex.lot_step_units", forex.lot_step_units, "must be positive")
-    if forex.min_order_units < 0.0:
-        _fail(risk_file, "forex.min_order_units", forex.min_order_units, "must not be negative")
-
-
-def _check_perps_rules(perps: PerpsRules, risk_file: str) -> None:
-    if not 0.0 <= perps.funding_filter_rate < 0.01:
-        _fail(risk_file, "perps.funding_filter_rate", perps.funding_filter_rate, "must be in [0, 0.01)")
-    for instrument_id, cap in perps.leverage_caps.items():
-        if not 0.0 < cap <= 100.0:  # above assets.crypto_futures.leverage_cap it never binds
-            _fail(risk_file, f"perps.leverage_caps.{instrument_id}", cap, "must be in (0, 100]")
-
-
-def _fail(origin: str, field: str, value: object, problem: str) -> None:
+def fail(origin: str, field: str, value: object, problem: str) -> None:
+    """Raise :class:`DeskConfigError` as ``<file>: <field> = <value>: <problem>``."""
     raise DeskConfigError(f"{origin}: {field} = {value!r}: {problem}")

@@ -12,8 +12,6 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from engine.risk.config import AssetClass
-
 NANOS_PER_DAY = 86_400 * 1_000_000_000
 QTY_EPSILON = 1e-12
 
@@ -31,7 +29,7 @@ class InstrumentTerms:
     """
 
     instrument_id: str
-    asset: AssetClass
+    asset: str
     venue: str
     price_increment: float
     size_increment: float
@@ -87,7 +85,7 @@ class Lot:
 class ClosedTrade:
     """Record one finished round trip: net P&L after fees and slippage is its reward points."""
 
-    asset: AssetClass
+    asset: str
     strategy_id: str
     instrument_id: str
     side: str
@@ -140,7 +138,7 @@ class SubLedger:
         Add realised profits to the balance; when off, profits are set aside (losses always count).
     """
 
-    asset: AssetClass
+    asset: str
     allocation_usd: float
     leverage_cap: float
     profit_rollover: bool = True

@@ -87,10 +87,15 @@ def floor_to_step(quantity: float, step: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Clamp:
-    """A ceiling on the new position's notional in USD, named for the journal."""
+    """A ceiling on the new position's notional in USD, named for the journal.
+
+    ``group`` lists the other instruments whose exposure the ceiling counts (journaled with the
+    decision's inputs under the clamp's name without ``_cap``).
+    """
 
     name: str
     max_notional_usd: float
+    group: tuple[str, ...] = ()
 
 
 def apply_clamps(notional_usd: float, bound_by: str, clamps: Sequence[Clamp]) -> tuple[float, str]:

@@ -13,6 +13,8 @@ from typing import Any, Literal
 import msgspec
 
 from catalog.tomlconfig import describe_validation_error, read_toml
+from engine.assets import AssetClassError, load_registry
+from engine.configs import ConfigError, load_run_config
 
 
 class ValidationConfigError(ValueError):
@@ -71,7 +73,7 @@ class ValidationConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only
 
     strategy_id: str
     backtest: str
-    asset_class: Literal["crypto_spot", "crypto_futures", "forex", "options"]
+    asset_class: str
     gates: str = "configs/gates.toml"
     output: str = "reports/validation"
     seed: int = 42
@@ -126,3 +128,15 @@ def _check(config: ValidationConfig, origin: str) -> None:
             _fail(origin, "stress.perturbations", config.stress.perturbations, "each must be in (0, 1)")
     if not Path(config.backtest).is_file():
         _fail(origin, "backtest", config.backtest, "no such run config")
+    try:
+        classes = load_run_config(config.backtest).desk.asset_classes
+        registry = load_registry(tuple(classes))
+    except (ConfigError, AssetClassError) as exc:
+        _fail(origin, "backtest", config.backtest, str(exc))
+    if config.asset_class not in registry:
+        _fail(
+            origin,
+            "asset_class",
+            config.asset_class,
+            f"unknown asset class (known: {', '.join(registry.names)})",
+        )

@@ -7,7 +7,7 @@ metric fails its gate: nothing passes silently.
 
 Comparisons (documented in ``configs/gates.toml`` too): ``min_*`` thresholds pass at or above the
 threshold (``>=``), ``max_*`` at or below (``<=``); the expectancy needs to be *strictly* above its
-threshold (``>``, seed 004's "Expectancy > 0 after fees"). Drawdowns are compared as positive
+threshold (``>``: "expectancy > 0 after fees"). Drawdowns are compared as positive
 depths: ``compute_metrics``' ``max_drawdown`` (negative) is negated first.
 """
 
@@ -22,8 +22,8 @@ from typing import Any, Literal, TypedDict
 
 import msgspec
 
-from catalog.tomlconfig import describe_validation_error, read_toml
-from engine.risk.config import ASSET_CLASSES, AssetClass
+from catalog.tomlconfig import describe_validation_error, nested_error, read_toml
+from engine.assets import AssetRegistry, builtin_registry
 from strategies.features.config import REGIME_NAMES, SessionsConfig
 
 __all__ = [
@@ -31,7 +31,6 @@ __all__ = [
     "Allowlist",
     "AllowlistRules",
     "AssetGates",
-    "AssetGatesTable",
     "CommonGates",
     "GateResult",
     "GatesConfig",
@@ -85,15 +84,6 @@ class AssetGates(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
     min_perturbation_pass_rate: float | None = None
 
 
-class AssetGatesTable(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Hold the gates of every asset class (all four must be present)."""
-
-    crypto_spot: AssetGates
-    crypto_futures: AssetGates
-    forex: AssetGates
-    options: AssetGates
-
-
 class AllowlistRules(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Decide which session and regime slices are allowed (see :func:`build_allowlist`)."""
 
@@ -106,7 +96,7 @@ class AllowlistRules(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
 class Thresholds:
     """Hold the resolved thresholds of one asset class (common values with its overrides applied)."""
 
-    asset_class: AssetClass
+    asset_class: str
     min_oos_trades: int
     min_expectancy: float
     min_profit_factor: float
@@ -133,7 +123,7 @@ class GatesConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     """Hold the whole gates file: common gates, per-asset KPIs and the allowlist rules."""
 
     common: CommonGates
-    assets: AssetGatesTable
+    assets: dict[str, AssetGates]
     allowlist: AllowlistRules = msgspec.field(default_factory=AllowlistRules)
 
     def thresholds(self, asset_class: str) -> Thresholds:
@@ -142,17 +132,17 @@ class GatesConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
         Raises
         ------
         ValueError
-            If ``asset_class`` is not one of ``crypto_spot``, ``crypto_futures``, ``forex``, ``options``.
+            If the file has no table for ``asset_class``.
         """
-        if asset_class not in ASSET_CLASSES:
-            raise ValueError(f"unknown asset class {asset_class!r} (known: {ASSET_CLASSES})")
-        asset: AssetGates = getattr(self.assets, asset_class)
+        asset = self.assets.get(asset_class)
+        if asset is None:
+            raise ValueError(f"unknown asset class {asset_class!r} (known: {', '.join(self.assets)})")
         resolved: dict[str, Any] = {}
         for name in _COMMON_FIELDS:
             override = getattr(asset, name)
             resolved[name] = getattr(self.common, name) if override is None else override
         return Thresholds(
-            asset_class=ASSET_CLASSES[ASSET_CLASSES.index(asset_class)],
+            asset_class=asset_class,
             min_oos_trades=resolved["min_oos_trades"],
             min_expectancy=resolved["min_expectancy"],
             min_profit_factor=resolved["min_profit_factor"],
@@ -173,7 +163,7 @@ def _fail(origin: str, field: str, value: object, problem: str) -> None:
     raise GatesConfigError(f"{origin}: {field} = {value!r}: {problem}")
 
 
-def load_gates(path: str | Path) -> GatesConfig:
+def load_gates(path: str | Path, assets: AssetRegistry | None = None) -> GatesConfig:
     """Read and validate a gates file (``configs/gates.toml``).
 
     Parameters
@@ -192,22 +182,45 @@ def load_gates(path: str | Path) -> GatesConfig:
         If the file is missing, is not TOML, breaks the schema or holds an out-of-range value; the
         message names the file, the field and the value.
     """
-    return gates_config_from_raw(read_toml(path, GatesConfigError), origin=str(path))
+    return gates_config_from_raw(read_toml(path, GatesConfigError), origin=str(path), assets=assets)
 
 
-def gates_config_from_raw(raw: dict[str, Any], *, origin: str = "gates") -> GatesConfig:
+def gates_config_from_raw(
+    raw: dict[str, Any], *, origin: str = "gates", assets: AssetRegistry | None = None
+) -> GatesConfig:
     """Validate a raw mapping (as read from TOML) into a :class:`GatesConfig`.
 
     Raises
     ------
     GatesConfigError
-        If the mapping breaks the schema or holds an out-of-range value (naming ``origin``, the
-        field and the value).
+        If the mapping breaks the schema, names an unknown asset class, lacks a table for one of
+        ``assets`` (default: the built-in classes) or holds an out-of-range value (naming ``origin``,
+        the field and the value).
     """
+    tables = raw.get("assets", {})
+    if isinstance(tables, dict):  # one table at a time, so an error names its asset class
+        for name, table in tables.items():
+            try:
+                msgspec.convert(table, AssetGates, strict=True)
+            except msgspec.ValidationError as exc:
+                message = nested_error(str(exc), ("assets", name))
+                raise GatesConfigError(describe_validation_error(origin, raw, message)) from exc
     try:
         config = msgspec.convert(raw, GatesConfig, strict=True)
     except msgspec.ValidationError as exc:
         raise GatesConfigError(describe_validation_error(origin, raw, str(exc))) from exc
+    registry = assets or builtin_registry()
+    for name in config.assets:
+        if name not in registry:
+            _fail(
+                origin,
+                f"assets.{name}",
+                raw["assets"][name],
+                f"unknown asset class (known: {', '.join(registry.names)})",
+            )
+    for name in registry.names:
+        if name not in config.assets:
+            _fail(origin, f"assets.{name}", "<missing>", "every asset class needs its gates table")
     _check_gates_config(config, origin)
     return config
 
@@ -224,8 +237,7 @@ def _check_range(
 
 def _check_gates_config(config: GatesConfig, origin: str) -> None:
     """Reject values the schema allows but a gate cannot mean (ranges, empty lists, duplicates)."""
-    for asset_class in ASSET_CLASSES:
-        asset: AssetGates = getattr(config.assets, asset_class)
+    for asset_class, asset in config.assets.items():
         base = f"assets.{asset_class}"
 
         def where(name: str, asset: AssetGates = asset, base: str = base) -> str:

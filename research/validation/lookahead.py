@@ -83,7 +83,7 @@ from engine.backtest import DataError, MarketData, assemble, load_desk, load_mar
 from engine.configs import ConfigError, RunConfig, load_run_config
 from engine.importing import resolve
 from engine.journal import Journal
-from engine.risk import DeskConfig, DeskConfigError
+from engine.risk import DeskConfigError
 from strategies.base import Signal, SignalStrategy
 
 DEFAULT_CUTS = 3
@@ -394,34 +394,26 @@ def _journal_decisions(journal: Journal) -> dict[tuple[str, int], list[dict[str,
 def _run(
     config: RunConfig,
     data: MarketData,
-    desk_config: DeskConfig,
     *,
     journal_dir: Path | None,
     label: str,
     with_indicators: bool = False,
 ) -> _Trace:
     """Run the engine once on ``data`` and return what the strategies signalled and the desk decided."""
-    journal = (
-        Journal(journal_dir / f"{label}.sqlite", run_id=config.run.name, mode=config.desk.mode, fresh=True)
-        if journal_dir is not None
-        else None
-    )
+    path = journal_dir / f"{label}.sqlite" if journal_dir is not None else None
     trace = _Trace()
+    assembled = assemble(config, data, journal=path)
     try:
-        assembled = assemble(config, data, desk_config=desk_config, journal=journal)
-        try:
-            for strategy in assembled.strategies:
-                if not isinstance(strategy, SignalStrategy):
-                    raise ConfigError(f"{type(strategy).__name__} is not a SignalStrategy; cannot record it")
-                _record(strategy, trace, with_indicators)
-            assembled.engine.run()
-        finally:
-            assembled.engine.dispose()
-        if journal is not None:
-            trace.decisions = _journal_decisions(journal)
+        for strategy in assembled.components.strategies:
+            if not isinstance(strategy, SignalStrategy):
+                raise ConfigError(f"{type(strategy).__name__} is not a SignalStrategy; cannot record it")
+            _record(strategy, trace, with_indicators)
+        assembled.engine.run()
     finally:
-        if journal is not None:
-            journal.close()
+        assembled.engine.dispose()
+    if path is not None:
+        with Journal(path, run_id=config.run.name, mode=config.desk.mode) as journal:
+            trace.decisions = _journal_decisions(journal)
     return trace
 
 
@@ -480,7 +472,6 @@ def check_lookahead(
     cuts: int = DEFAULT_CUTS,
     bars_limit: int | None = None,
     data: MarketData | None = None,
-    desk_config: DeskConfig | None = None,
     compare_decisions: bool = True,
 ) -> LookaheadReport:
     """Rerun the configured strategies on data cut at ``cuts`` points and flag decisions that changed.
@@ -495,8 +486,6 @@ def check_lookahead(
         Use only the first ``bars_limit`` bar timestamps of the data.
     data : MarketData, optional
         Instruments and bars to use (default: read from the config's catalog).
-    desk_config : DeskConfig, optional
-        The desk config (default: the files ``config.desk`` names).
     compare_decisions : bool
         Also compare the desk decisions journaled before each cut.
 
@@ -514,7 +503,6 @@ def check_lookahead(
     if cuts < 1:
         raise ValueError(f"cuts must be at least 1 (value: {cuts})")
     data = data if data is not None else load_market_data(config)
-    desk_config = desk_config if desk_config is not None else load_desk(config)
     stamps = _timeline(data, bars_limit)
     n = len(stamps)
     if n < 2 * (cuts + 1):
@@ -522,9 +510,7 @@ def check_lookahead(
     position = {ts: index for index, ts in enumerate(stamps)}
     with tempfile.TemporaryDirectory(prefix="lookahead-") as tmp:
         journal_dir = Path(tmp) if compare_decisions else None
-        full = _run(
-            config, _window(data, stamps[0], stamps[-1]), desk_config, journal_dir=journal_dir, label="full"
-        )
+        full = _run(config, _window(data, stamps[0], stamps[-1]), journal_dir=journal_dir, label="full")
         results: list[CutResult] = []
         flags: list[LookaheadFlag] = []
         for i in range(1, cuts + 1):
@@ -533,7 +519,6 @@ def check_lookahead(
             cut = _run(
                 config,
                 _window(data, stamps[0], cut_ts),
-                desk_config,
                 journal_dir=journal_dir,
                 label=f"cut{i}",
             )
@@ -644,7 +629,6 @@ def check_warmup(
     extra_bars: int | None = None,
     bars_limit: int | None = None,
     data: MarketData | None = None,
-    desk_config: DeskConfig | None = None,
     rtol: float = DEFAULT_RTOL,
 ) -> WarmupReport:
     """Run the strategies with and without ``extra_bars`` more history and flag signals that moved.
@@ -663,8 +647,6 @@ def check_warmup(
         Use only the first ``bars_limit`` bar timestamps of the data.
     data : MarketData, optional
         Instruments and bars to use (default: read from the config's catalog).
-    desk_config : DeskConfig, optional
-        The desk config (default: the files ``config.desk`` names).
     rtol : float
         Relative tolerance under which two indicator values count as converged.
 
@@ -690,7 +672,6 @@ def check_warmup(
             f"need declared_warmup_bars >= 0 and extra_bars >= 1 (values: {declared}, {extra_bars})"
         )
     data = data if data is not None else load_market_data(config)
-    desk_config = desk_config if desk_config is not None else load_desk(config)
     stamps = _timeline(data, bars_limit)
     extra = extra_bars if extra_bars is not None else _default_extra_bars(declared, len(stamps))
     if extra < 1 or len(stamps) <= extra + declared:
@@ -703,7 +684,6 @@ def check_warmup(
     long_run = _run(
         config,
         _window(data, stamps[0], stamps[-1]),
-        desk_config,
         journal_dir=None,
         label="long",
         with_indicators=True,
@@ -711,7 +691,6 @@ def check_warmup(
     short_run = _run(
         config,
         _window(data, start_ts, stamps[-1]),
-        desk_config,
         journal_dir=None,
         label="short",
         with_indicators=True,
@@ -814,13 +793,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     output: dict[str, Any] = {"config": args.config}
     try:
         config = load_run_config(args.config)
+        load_desk(config)  # a bad desk file fails before any data is read
         data = load_market_data(config)
-        desk_config = load_desk(config)
         flagged = False
         if args.check in ("both", "lookahead"):
-            lookahead = check_lookahead(
-                config, cuts=args.cuts, bars_limit=args.bars_limit, data=data, desk_config=desk_config
-            )
+            lookahead = check_lookahead(config, cuts=args.cuts, bars_limit=args.bars_limit, data=data)
             output["lookahead"] = lookahead.to_dict()
             flagged |= lookahead.flagged
         if args.check in ("both", "warmup"):
@@ -830,7 +807,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 extra_bars=args.extra_bars,
                 bars_limit=args.bars_limit,
                 data=data,
-                desk_config=desk_config,
             )
             output["warmup"] = warmup.to_dict()
             flagged |= warmup.flagged

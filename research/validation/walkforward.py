@@ -26,7 +26,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
@@ -39,13 +39,11 @@ from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.greeks_data import GreeksData
 
 from engine import metrics as metrics_lib
-from engine import results
-from engine.backtest import MarketData, assemble, equity_frame, load_desk, load_market_data, starting_equity
+from engine.backtest import MarketData, assemble, collect_backtest, load_market_data
 from engine.configs import RunConfig, load_run_config
 from research.validation.config import ValidationConfig, ValidationConfigError
 
 NS_PER_DAY = 86_400 * 1_000_000_000
-REPORT_ASSET = {"crypto_spot": "crypto", "crypto_futures": "crypto", "forex": "fx", "options": "options"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +199,11 @@ def _scaled_fees(instrument: Any, multiplier: float) -> Any:
 
 
 def run_window(task: WindowTask) -> WindowResult:
-    """Backtest one window; trades open only inside ``[task.start, task.end)`` and outside exclusions."""
+    """Backtest one window; trades open only inside ``[task.start, task.end)`` and outside exclusions.
+
+    The window is collected with the engine's one set of result rules (:func:`engine.results.collect`),
+    from the window's first bar on (the warm-up bars before it only feed the indicators).
+    """
     started = time.perf_counter()
     base, data, bar_ns = market_data(task.backtest, task.catalog)
     config = _shocked(base, task)
@@ -222,36 +224,20 @@ def run_window(task: WindowTask) -> WindowResult:
             ],
         )
     window = MarketData(instruments, bars, funding=data.funding, options=options)
-    assembled = assemble(config, window, desk_config=load_desk(config))
-    engine = assembled.engine
-    engine.run()
-    trader = engine.trader
-    orders = results.orders_table(trader)
-    positions = results.positions_table(trader, orders)
-    contracts = [*instruments, *(options.instruments if options is not None else [])]
-    trades = _trades(positions, {str(i.id): float(i.multiplier) for i in contracts})
-    frame = equity_frame(assembled.sampler)
-    equity = frame.set_index("ts_ns")["equity"] if not frame.empty else pd.Series(dtype=float)
-    equity = equity[equity.index >= task.start]
-    # the sampler's timer also runs while the market is closed (FX and option weekends): a UTC day
-    # without any bar is no trading day, and its flat samples would add zero returns to the series
-    # annualised with 252 days
-    open_days = np.unique(np.array([b.ts_event for b in bars], dtype=np.int64) // NS_PER_DAY)
-    equity = equity[np.isin(equity.index.to_numpy(dtype=np.int64) // NS_PER_DAY, open_days)]
-    days, daily = metrics_lib.daily_returns_from_equity(
-        equity.index.to_numpy(), equity.to_numpy(), starting_equity(config)
-    )
-    periods = metrics_lib.PERIODS_PER_YEAR[config.report.asset_class]
-    pnls = [t["pnl"] for t in trades]
-    fees = sum(t["fees"] for t in trades)
-    values = metrics_lib.compute_metrics(daily, pnls, fees, periods)
-    engine.dispose()
+    assembled = assemble(config, window)
+    assembled.engine.run()
+    result = collect_backtest(assembled, since_ns=task.start)
+    assembled.engine.dispose()
     return WindowResult(
-        metrics=values,
-        trades=trades,
-        days=[int(d) for d in np.asarray(days)],
-        returns=[float(r) for r in np.asarray(daily)],
-        equity=[(int(ts), float(v)) for ts, v in equity.items()],
+        metrics=result.metrics,
+        trades=[trade.as_dict() for trade in result.trades],
+        days=[int(d) for d in result.days],
+        returns=[float(r) for r in result.daily_returns],
+        equity=[
+            (int(ts), float(v))
+            for ts, v in zip(result.equity["ts_ns"], result.equity["equity"], strict=True)
+            if ts >= task.start
+        ],
         bars=len(bars),
         seconds=time.perf_counter() - started,
     )
@@ -259,33 +245,6 @@ def run_window(task: WindowTask) -> WindowResult:
 
 def _excluded(item: Bar | GreeksData, spans: tuple[tuple[int, int], ...]) -> bool:
     return any(lo <= item.ts_event < hi for lo, hi in spans)
-
-
-def _trades(positions: pd.DataFrame, multipliers: Mapping[str, float]) -> list[dict[str, Any]]:
-    if positions.empty:
-        return []
-    closed = positions[positions["ts_closed"].notna()].sort_values("ts_closed", kind="stable")
-    trades = []
-    for row in closed.itertuples(index=False):
-        fees = sum(results.money_to_float(c) for c in (row.commissions or []))
-        quantity = float(row.peak_qty)
-        trades.append(
-            {
-                "instrument_id": str(row.instrument_id),
-                "side": str(row.entry),
-                "ts_opened": int(pd.Timestamp(row.ts_opened).value),
-                "ts_closed": int(pd.Timestamp(row.ts_closed).value),
-                "entry": float(row.avg_px_open),
-                "exit": float(row.avg_px_close),
-                "quantity": quantity,
-                # an option contract's price is per unit of its multiplier (AAPL: 100 shares)
-                "notional": quantity * float(row.avg_px_open) * multipliers.get(str(row.instrument_id), 1.0),
-                "pnl": results.money_to_float(row.realized_pnl),
-                "fees": fees,
-                "exit_reason": str(row.exit_reason),
-            }
-        )
-    return trades
 
 
 # -- executors ------------------------------------------------------------------------------------

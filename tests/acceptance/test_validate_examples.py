@@ -41,10 +41,10 @@ REPO = Path(__file__).resolve().parents[2]
 VALIDATION = REPO / "configs" / "validation"
 # example -> (asset class, test days of the reduced run, annualisation basis)
 EXAMPLES = {
-    "mean_reversion_ethusdt_5m": ("crypto_futures", 3.0, "crypto"),
-    "mean_reversion_ethusdt_spot_5m": ("crypto_spot", 3.0, "crypto"),
-    "ema_cross_eurusd_1h": ("forex", 45.0, "fx"),
-    "perp_trend_btcusdt": ("crypto_futures", 2.0, "crypto"),
+    "mean_reversion_ethusdt_5m": ("crypto_futures", 3.0, "crypto_futures"),
+    "mean_reversion_ethusdt_spot_5m": ("crypto_spot", 3.0, "crypto_spot"),
+    "ema_cross_eurusd_1h": ("forex", 45.0, "forex"),
+    "perp_trend_btcusdt": ("crypto_futures", 2.0, "crypto_futures"),
 }
 CORE = ["oos_trades", "expectancy", "profit_factor", "sharpe", "sortino", "calmar", "max_drawdown", "cvar_5"]
 NEED_TRADES = {"oos_trades", "expectancy", "profit_factor", "sharpe", "sortino", "calmar"}

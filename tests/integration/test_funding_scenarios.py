@@ -81,7 +81,7 @@ def test_no_position_no_payment_and_zero_rate_pays_nothing():
 
 
 def test_funding_filter_denies_entries_paying_more_than_the_threshold():
-    risk = {"perps": {"funding_filter_rate": 0.0005}}
+    risk = {"assets": {"crypto_futures": {"funding_filter_rate": 0.0005}}}
     long = run_scenario([FLAT] * 3, {0: ["BUY", 99_000.0, 110_000.0]}, balance=WALLET, carry=CARRY,
                         funding=_funding(0.001), desk={"risk": risk})  # fmt: skip
     assert long.denials == {"funding_filter": 1}

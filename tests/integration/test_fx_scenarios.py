@@ -19,8 +19,8 @@ from engine.risk.fx import pip_size, quantity_for_risk, usd_risk_per_unit
 from tests.scenarios.kit import BAR_TYPE, btcusdt_perpetual, candles_to_bars, run_scenario
 
 MINUTE_NS = 60_000_000_000
-CALENDAR_ON = {"risk": {"forex": {"calendar": True}}}
-WIDE_PAIR_CAP = {"risk": {"forex": {"calendar": True}}, "sizing": {"pair_cap_fraction": 1.0}}
+CALENDAR_ON = {"risk": {"assets": {"forex": {"calendar": True}}}}
+WIDE_PAIR_CAP = {"risk": {"assets": {"forex": {"calendar": True}}}, "sizing": {"pair_cap_fraction": 1.0}}
 
 
 def _ns(text: str) -> int:

@@ -21,7 +21,6 @@ from catalog.config import InstrumentSpec
 from catalog.instruments import build_instrument
 from engine.backtest import MarketData
 from engine.configs import RunConfig, StrategySection, load_run_config
-from engine.risk import DeskConfig, load_desk_config
 from research.validation.lookahead import check_lookahead, check_warmup, declared_warmup, main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,13 +31,6 @@ MINUTE_NS = 60_000_000_000
 
 def _config(name: str) -> RunConfig:
     return load_run_config(REPO / "configs" / "backtest" / f"{name}.toml")
-
-
-def _desk(config: RunConfig) -> DeskConfig:
-    section = config.desk
-    return load_desk_config(
-        REPO / section.budgets, REPO / section.risk, REPO / section.sizing, section.overrides
-    )
 
 
 def _sample(config: RunConfig, file: str, minutes: int, rows: int) -> MarketData:
@@ -78,27 +70,27 @@ def _with_strategy(config: RunConfig, path: str, config_path: str, **values: Any
 
 
 @pytest.fixture(scope="module")
-def btc() -> tuple[RunConfig, MarketData, DeskConfig]:
+def btc() -> tuple[RunConfig, MarketData]:
     config = _config("ema_cross_btcusdt_1m")
-    return config, _sample(config, "BTCUSDT_1m.parquet", 1, 6000), _desk(config)
+    return config, _sample(config, "BTCUSDT_1m.parquet", 1, 6000)
 
 
 @pytest.fixture(scope="module")
-def eth() -> tuple[RunConfig, MarketData, DeskConfig]:
+def eth() -> tuple[RunConfig, MarketData]:
     config = _config("mean_reversion_ethusdt_5m")
-    return config, _sample(config, "ETHUSDT_5m.parquet", 5, 6000), _desk(config)
+    return config, _sample(config, "ETHUSDT_5m.parquet", 5, 6000)
 
 
 @pytest.mark.parametrize(("peek_bars", "bars"), [(1, 3000), (3, 1600)])
 def test_leaky_strategy_is_flagged_on_the_bars_its_peek_reaches(btc, peek_bars, bars):
-    config, data, desk = btc
+    config, data = btc
     leaky = _with_strategy(
         config,
         "tests.scenarios.leaky:PeekNextClose",
         "tests.scenarios.leaky:PeekNextCloseConfig",
         peek_bars=peek_bars,
     )
-    report = check_lookahead(leaky, cuts=3, bars_limit=bars, data=data, desk_config=desk)
+    report = check_lookahead(leaky, cuts=3, bars_limit=bars, data=data)
 
     closes = [bar.close.as_double() for bar in data.bars[:bars]]
     stamps = [bar.ts_event for bar in data.bars[:bars]]
@@ -128,8 +120,8 @@ def test_leaky_strategy_is_flagged_on_the_bars_its_peek_reaches(btc, peek_bars, 
 
 @pytest.mark.parametrize("market", ["btc", "eth"])
 def test_shipped_strategies_pass_the_lookahead_check(request, market):
-    config, data, desk = request.getfixturevalue(market)
-    report = check_lookahead(config, cuts=3, data=data, desk_config=desk)
+    config, data = request.getfixturevalue(market)
+    report = check_lookahead(config, cuts=3, data=data)
 
     assert not report.flagged, report.to_dict(max_flags=5)
     assert report.bars == 6000
@@ -141,13 +133,13 @@ def test_shipped_strategies_pass_the_lookahead_check(request, market):
 
 
 def test_warmup_check_flags_an_under_declared_warmup(btc):
-    config, data, desk = btc
+    config, data = btc
     short = _with_strategy(
         config, "strategies.ema_cross:EMACross", "tests.scenarios.leaky:ShortWarmupEMACrossConfig"
     )
     assert declared_warmup(short) == (2, "strategies[0].config.warmup_bars")
 
-    report = check_warmup(short, extra_bars=1000, data=data, desk_config=desk)
+    report = check_warmup(short, extra_bars=1000, data=data)
 
     assert report.flagged
     assert report.declared_warmup_bars == 2
@@ -164,11 +156,11 @@ def test_warmup_check_flags_an_under_declared_warmup(btc):
 
 
 def test_warmup_check_passes_ema_cross_with_an_honest_declaration(btc):
-    config, data, desk = btc
+    config, data = btc
     assert declared_warmup(config) == (60, "strategies[0].config.slow_period (largest period)")
     honest = 10 * 60  # ten slow-EMA periods: the seed weighs (59/61)^600, about 2e-9
 
-    report = check_warmup(config, declared_warmup_bars=honest, extra_bars=2000, data=data, desk_config=desk)
+    report = check_warmup(config, declared_warmup_bars=honest, extra_bars=2000, data=data)
 
     assert not report.flagged, report.to_dict(max_flags=5)
     assert report.bars_compared == 6000 - 2000 - honest
@@ -181,10 +173,10 @@ def test_warmup_check_passes_ema_cross_with_an_honest_declaration(btc):
 
 
 def test_bad_arguments_are_refused(btc, capsys):
-    config, data, desk = btc
+    config, data = btc
     with pytest.raises(ValueError, match="cuts"):
-        check_lookahead(config, cuts=0, data=data, desk_config=desk)
+        check_lookahead(config, cuts=0, data=data)
     with pytest.raises(ValueError, match="too few"):
-        check_warmup(config, extra_bars=6000, data=data, desk_config=desk)
+        check_warmup(config, extra_bars=6000, data=data)
     assert main(["--config", str(REPO / "configs" / "backtest" / "no_such_config.toml")]) == 2
     assert "error:" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,15 @@ from nautilus_trader.model.currencies import Currency
 from nautilus_trader.model.data import Bar, BarType
 
 from catalog.config import InstrumentSpec
+from catalog.funding import write_funding
 from catalog.instruments import build_instrument
 from catalog.tomlconfig import read_toml
 from engine import results
+from engine.assets import builtin_registry
 from engine.backtest import AssembledBacktest, MarketData, assemble
 from engine.configs import RunConfig
 from engine.journal import Journal
-from engine.risk import ASSET_CLASSES, DeskConfig, RiskDesk
+from engine.risk import DeskConfig, RiskDesk
 from engine.risk.config import DeskConfigError, deep_merge, desk_config_from_raw
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,22 +46,47 @@ class ScenarioResult:
     account_balance: float | None = None  # the venue account's final balance in its base currency
 
 
+def desk_overrides(
+    allocation_usd: float, overrides: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Return the overrides of the shipped desk files every scenario runs with, ``overrides`` merged in.
+
+    Every ledger is funded ``allocation_usd``. Candle tables start on Sunday 2025-06-01 00:00 UTC,
+    when spot FX is closed: the forex calendar is off unless a test turns it on
+    (tests/integration/test_fx_scenarios.py does).
+    """
+    base: dict[str, dict[str, Any]] = {
+        "budgets": {"alloc": dict.fromkeys(builtin_registry().names, allocation_usd)},
+        "risk": {"assets": {"forex": {"calendar": False}}},
+    }
+    return deep_merge(base, overrides or {})
+
+
 def desk_config(
     allocation_usd: float,
     overrides: dict[str, dict[str, Any]] | None = None,
 ) -> DeskConfig:
     """Return the shipped desk config with every ledger funded ``allocation_usd`` and ``overrides`` merged."""
-    overrides = overrides or {}
     raws = {
         name: read_toml(REPO / "configs" / f"{name}.toml", DeskConfigError)
         for name in ("budgets", "risk", "sizing")
     }
-    raws["budgets"] = deep_merge(raws["budgets"], {"alloc": dict.fromkeys(ASSET_CLASSES, allocation_usd)})
-    # Candle tables start on Sunday 2025-06-01 00:00 UTC, when spot FX is closed: the forex calendar is
-    # off here unless a test turns it on (tests/integration/test_fx_scenarios.py does).
-    raws["risk"] = deep_merge(raws["risk"], {"forex": {"calendar": False}})
-    merged = {name: deep_merge(raw, overrides.get(name, {})) for name, raw in raws.items()}
+    merged_overrides = desk_overrides(allocation_usd, overrides)
+    merged = {name: deep_merge(raw, merged_overrides.get(name, {})) for name, raw in raws.items()}
     return desk_config_from_raw(merged["budgets"], merged["risk"], merged["sizing"])
+
+
+def desk_section(
+    allocation_usd: float, overrides: dict[str, dict[str, Any]] | None, mode: str
+) -> dict[str, Any]:
+    """Return a run config's ``[desk]`` section: the shipped files with :func:`desk_overrides`."""
+    return {
+        "mode": mode,
+        "budgets": str(REPO / "configs" / "budgets.toml"),
+        "risk": str(REPO / "configs" / "risk.toml"),
+        "sizing": str(REPO / "configs" / "sizing.toml"),
+        "overrides": desk_overrides(allocation_usd, overrides),
+    }
 
 
 def _bybit(kind: str, payload: str, symbol: str = "BTCUSDT") -> Any:
@@ -288,48 +316,52 @@ def _run(
     carry: dict[str, Any] | None = None,
     funding: dict[str, Any] | None = None,
 ) -> ScenarioResult:
+    catalog = Path(tempfile.mkdtemp(prefix="scenario-catalog-"))
+    for series in (funding or {}).values():
+        write_funding(catalog, series)  # the carry actor reads its funding series beside the catalog
     raw: dict[str, Any] = {
         "run": {"name": "scenario", "log_level": "OFF"},
-        "data": {"bar_types": bar_types},
+        "data": {"catalog": str(catalog), "bar_types": bar_types},
         "venues": venues,
-        "desk": {"mode": mode},
+        "desk": desk_section(float(balance.split()[0]), desk, mode),
         "report": {"tearsheet": False},
         "strategies": strategies,
     }
     if carry is not None:
         raw["carry"] = carry
     config = msgspec.convert(raw, RunConfig)
-    journal = (
-        Journal(journal_path, run_id="scenario", mode=mode, fresh=fresh_journal) if journal_path else None
-    )
     assembled = assemble(
         config,
         MarketData(instruments, bars, funding=dict(funding or {})),
-        desk_config=desk_config(float(balance.split()[0]), desk),
-        journal=journal,
+        journal=journal_path,
+        journal_fresh=fresh_journal,
     )
     return run_assembled(assembled, instruments[0], balance.split()[1])
 
 
 def run_assembled(assembled: AssembledBacktest, instrument: Any, currency: str) -> ScenarioResult:
-    """Run an assembled engine and collect its :class:`ScenarioResult` (balance of ``instrument``'s venue)."""
+    """Run an assembled engine and collect its :class:`ScenarioResult` (balance of ``instrument``'s venue).
+
+    A journaled run's journal is reopened after the engine is disposed, for reading.
+    """
     assembled.engine.run()
     trader = assembled.engine.trader
     orders = results.orders_table(trader)
+    journal = assembled.journal
     outcome = ScenarioResult(
         fills=results.fills_table(trader),
         orders=orders,
         positions=results.positions_table(trader, orders),
         denials=dict(assembled.desk.denials),
         desk=assembled.desk,
-        journal=assembled.journal,
+        journal=None,
         trading_state=assembled.engine.kernel.risk_engine.trading_state.name,
-        carry=assembled.carry,
+        carry=assembled.components.carry,
         account_balance=_account_balance(assembled.engine, instrument, currency),
     )
-    if assembled.journal is not None:
-        assembled.journal.flush()
     assembled.engine.dispose()
+    if journal is not None:
+        outcome.journal = Journal(journal.path, run_id=journal.run_id, mode=journal.mode)
     return outcome
 
 

@@ -28,7 +28,7 @@ from catalog.options import (
 from engine.backtest import MarketData, assemble
 from engine.configs import RunConfig
 from engine.options import OptionData, mid_bar_type
-from tests.scenarios.kit import ScenarioResult, desk_config, run_assembled
+from tests.scenarios.kit import ScenarioResult, desk_section, run_assembled
 
 SOURCE = OptionChainSource(root="AAPL", chains="scenario", underlying="scenario")
 ZONE = SOURCE.timezone
@@ -147,8 +147,8 @@ def run_option_scenario(
                 "fees": {"model": "fixed", "fixed_commission": "1.00 USD"},
             }
         ],
-        "desk": {"mode": "backtest"},
-        "report": {"tearsheet": False, "asset_class": "equity"},
+        "desk": desk_section(balance, desk if desk is not None else PREMIUM_CAP, "backtest"),
+        "report": {"tearsheet": False},
         "strategies": [
             {
                 "path": "strategies.long_premium:LongPremium",
@@ -170,8 +170,7 @@ def run_option_scenario(
         MarketData(
             [underlying], underlying_bars, options=OptionData(instruments, option_bars, bar_types, greeks)
         ),
-        desk_config=desk_config(balance, desk if desk is not None else PREMIUM_CAP),
     )
+    settled = assembled.components.bridge.settlements
     outcome = run_assembled(assembled, underlying, "USD")
-    settled = [item for expiry in assembled.expiries.values() for item in expiry.settled]
     return outcome, settled

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from nautilus_trader.model.data import Bar
 from nautilus_trader.model.enums import OrderSide
 
-from engine.risk import AssetClass, SignalStrength
+from engine.risk import SignalStrength
 from strategies.base import Signal, SignalStrategy, SignalStrategyConfig
 
 
@@ -43,13 +41,11 @@ class ScriptedSignals(SignalStrategy):
         return Signal(OrderSide[str(side)], float(stop), float(target), strength)
 
     def _operate(self, entry: list[str | float | bool], ts_ns: int) -> None:
-        assert self._desk is not None
-        scope = None if entry[1] == "all" else entry[1]
-        asset = cast("AssetClass | None", scope)
+        asset = None if entry[1] == "all" else str(entry[1])
         if entry[0] == "KILL":
             close_profitable = bool(entry[2]) if len(entry) > 2 else False
-            self._desk.kill(
+            self.desk.kill(
                 asset, operator="test", reason="scripted", ts_ns=ts_ns, close_profitable=close_profitable
             )
         else:
-            self._desk.resume(asset, operator="test", ts_ns=ts_ns)
+            self.desk.resume(asset, operator="test", ts_ns=ts_ns)

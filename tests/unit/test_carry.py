@@ -19,6 +19,7 @@ from catalog.funding import (
     read_bybit_funding_history,
     write_funding,
 )
+from engine.assets.crypto_futures import liquidation_price
 from engine.carry import (
     CarryConfig,
     FxSwap,
@@ -30,7 +31,6 @@ from engine.carry import (
 )
 from engine.configs import ConfigError, load_run_config
 from engine.risk.config import DeskConfigError, desk_config_from_raw
-from engine.risk.desk import liquidation_price
 
 REPO = Path(__file__).resolve().parents[2]
 PAYLOAD = REPO / "data" / "venues" / "bybit" / "http_get_funding_history.json"
@@ -170,7 +170,7 @@ def test_run_config_carry_section_is_typed(tmp_path):
 
 
 def _risk(perps: dict) -> dict:
-    return {"perps": perps}
+    return {"assets": {"crypto_futures": perps}}
 
 
 @pytest.mark.parametrize(
@@ -178,10 +178,10 @@ def _risk(perps: dict) -> dict:
     [
         (
             {"leverage_caps": {"BTCUSDT-LINEAR.BYBIT": 500.0}},
-            r"perps.leverage_caps.BTCUSDT-LINEAR.BYBIT = 500.0",
+            r"assets.crypto_futures.leverage_caps.BTCUSDT-LINEAR.BYBIT = 500.0",
         ),
         ({"leverage_caps": {"BTCUSDT-LINEAR.BYBIT": 0.0}}, "leverage_caps"),
-        ({"funding_filter_rate": -0.001}, "perps.funding_filter_rate = -0.001"),
+        ({"funding_filter_rate": -0.001}, "assets.crypto_futures.funding_filter_rate = -0.001"),
         ({"margin_mode": "portfolio"}, "portfolio"),
         ({"sl_tp_trigger": "BID_ASK_PRICE"}, "BID_ASK_PRICE"),
     ],

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from nautilus_trader.model.enums import OrderSide
 
-from engine.journal import Journal
-from engine.risk import DeskError, FillRecord, InstrumentTerms, RiskDesk, SignalStrength, TradeIntent
+from engine.journal import FillRecord, Journal
+from engine.risk import DeskError, InstrumentTerms, RiskDesk, SignalStrength, TradeIntent
 from tests.scenarios.kit import desk_config
 
 BTC = InstrumentTerms("BTCUSDT-LINEAR.BYBIT", "crypto_futures", "BYBIT", 0.1, 0.001, 0.001, 5.0)
@@ -223,7 +223,18 @@ def test_replayed_fill_is_counted_once(tmp_path):
     intent = _intent()
     decision = desk.evaluate(intent)
     fill = FillRecord(
-        0, "BYBIT", "T-42", "O-1", "V-1", "S-1", BTC.instrument_id, "BUY", 0.01, 100_000.0, 0.6, "", "ENTRY"
+        ts=0,
+        venue="BYBIT",
+        trade_id="T-42",
+        client_order_id="O-1",
+        venue_order_id="V-1",
+        strategy_id="S-1",
+        instrument_id=BTC.instrument_id,
+        side="BUY",
+        quantity=0.01,
+        price=100_000.0,
+        commission_usd=0.6,
+        order_tag="ENTRY",
     )
     desk.on_fill(fill)
     desk.on_fill(fill)

@@ -28,7 +28,7 @@ def _load(budgets=None, risk=None, sizing=None):
 
 def test_shipped_files_load_with_the_seed_numbers():
     config = _load()
-    assert config.budgets.alloc.crypto_futures == 1_500.0
+    assert config.budgets.alloc["crypto_futures"] == 1_500.0
     assert config.budgets.paper.auto_topup_threshold_usd == 10.0
     assert config.asset_risk("crypto_spot").allow_short is False
     assert config.asset_risk("crypto_futures").liq_buffer_pct == 0.20
@@ -38,7 +38,7 @@ def test_shipped_files_load_with_the_seed_numbers():
     ]  # fmt: skip
     assert config.asset_sizing("forex").percent_above_threshold == 0.0035
     backtest = _load(budgets=CONFIGS / "budgets_backtest.toml")
-    assert backtest.budgets.alloc.forex == 10_000.0
+    assert backtest.budgets.alloc["forex"] == 10_000.0
 
 
 def test_out_of_range_value_names_file_field_and_value(tmp_path):

@@ -55,8 +55,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from nautilus_trader.model.enums import OrderSide
 
-from engine.risk import FillRecord, InstrumentTerms, RiskDesk, SignalStrength, SizingDecision, TradeIntent
-from engine.risk.config import ASSET_CLASSES, DeskConfig, LadderRung
+from engine.assets import builtin_registry
+from engine.journal import FillRecord
+from engine.risk import InstrumentTerms, RiskDesk, SignalStrength, SizingDecision, TradeIntent
+from engine.risk.config import DeskConfig, LadderRung
 from engine.risk.sizing import Clamp, apply_clamps, floor_to_step, ladder_multiplier, throttled_risk_fraction
 from tests.scenarios.kit import deep_merge, desk_config
 
@@ -273,7 +275,7 @@ class DeskSimulation(RuleBasedStateMachine):
         self.ts = START_NS
         self.positions: dict[str, SimPosition] = {}
         self.working: dict[str, WorkingEntry] = {}
-        self.money = {asset: ExpectedMoney() for asset in ASSET_CLASSES}
+        self.money = {asset: ExpectedMoney() for asset in builtin_registry().names}
         self.ledger_ceiling: dict[str, ApprovalCeiling] = {}
         self.pair_ceiling: dict[str, ApprovalCeiling] = {}
         self.fill_count = 0
@@ -737,7 +739,8 @@ class StressedDeskSimulation(DeskSimulation):
             "sizing": {
                 "pair_cap_fraction": 1.0,
                 "assets": {
-                    asset: {"risk_fraction": 0.02, "risk_fraction_max": 0.02} for asset in ASSET_CLASSES
+                    asset: {"risk_fraction": 0.02, "risk_fraction_max": 0.02}
+                    for asset in builtin_registry().names
                 },
             },
         },

@@ -5,7 +5,7 @@ from __future__ import annotations
 from nautilus_trader.cache.cache import Cache
 from nautilus_trader.model.data import QuoteTick
 
-from engine.risk.bridge import KernelMarket
+from engine.risk.market import KernelMarket
 from tests.scenarios.kit import BAR_TYPE, MINUTE_NS, START_NS, btcusdt_perpetual, candles_to_bars
 
 FLAT = (100_000.0, 100_050.0, 99_950.0, 100_000.0)
@@ -17,7 +17,7 @@ def _market(candles):
     cache = Cache()
     for bar in candles_to_bars(instrument, candles):
         cache.add_bar(bar)
-    return instrument, cache, KernelMarket(cache, [BAR_TYPE])
+    return instrument, cache, KernelMarket([BAR_TYPE], cache)
 
 
 def test_fill_inside_the_bar_matches_and_names_its_snapshot():

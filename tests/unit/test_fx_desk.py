@@ -9,8 +9,9 @@ from nautilus_trader.model.enums import OrderSide
 
 from catalog.config import InstrumentSpec
 from catalog.instruments import build_instrument
-from engine.risk import FillRecord, InstrumentTerms, RiskDesk, SignalStrength, TradeIntent
-from engine.risk.bridge import KernelMarket
+from engine.journal import FillRecord
+from engine.risk import InstrumentTerms, RiskDesk, SignalStrength, TradeIntent
+from engine.risk.market import KernelMarket
 from tests.scenarios.kit import desk_config
 
 EURUSD = InstrumentTerms("EUR/USD.IDEALPRO", "forex", "IDEALPRO", 0.00001, 1.0, 1.0)
@@ -79,17 +80,21 @@ def test_long_eurusd_and_short_usdjpy_share_one_short_usd_cap():
 
 
 def test_usd_group_rule_can_be_switched_off():
-    desk = _desk({"risk": {"correlation": {"enabled": False}, "forex": {"usd_leg_group": False}}})
+    desk = _desk({"risk": {"correlation": {"enabled": False}, "assets": {"forex": {"usd_leg_group": False}}}})
     eur = desk.evaluate(_intent(EURUSD, OrderSide.BUY, 1.10, 1.09, 1.12))
     _fill(desk, EURUSD, "BUY", eur.quantity, 1.10, "T-1")
     assert desk.evaluate(_intent(USDJPY, OrderSide.SELL, 150.0, 151.0, 148.0)).bound_by == "pair_cap"
 
 
 def test_forex_sizes_floor_to_the_lot_step_and_skip_below_the_minimum_order():
-    micro = _desk({"risk": {"correlation": {"enabled": False}, "forex": {"lot_step_units": 1000.0}}})
+    micro = _desk(
+        {"risk": {"correlation": {"enabled": False}, "assets": {"forex": {"lot_step_units": 1000.0}}}}
+    )
     decision = micro.evaluate(_intent(EURUSD, OrderSide.BUY, 1.10, 1.09, 1.12))
     assert decision.quantity == pytest.approx(9_000)  # 9,090.9 units of 10,000 USD, floored to 9 micro lots
-    proper = _desk({"risk": {"correlation": {"enabled": False}, "forex": {"min_order_units": 25_000.0}}})
+    proper = _desk(
+        {"risk": {"correlation": {"enabled": False}, "assets": {"forex": {"min_order_units": 25_000.0}}}}
+    )
     assert proper.evaluate(_intent(EURUSD, OrderSide.BUY, 1.10, 1.09, 1.12)).reason == "below_venue_minimum"
 
 
@@ -98,10 +103,10 @@ def test_the_desk_marks_a_long_at_the_bid_and_a_short_at_the_ask():
     long_desk = _desk(market=Prices({EURUSD.instrument_id: 1.1000}, sided))
     _fill(long_desk, EURUSD, "BUY", 1_000.0, 1.1000, "T-1")
     ledger = long_desk.ledgers["forex"]
-    assert long_desk._marks(ledger) == {EURUSD.instrument_id: pytest.approx(1.0990)}
+    assert long_desk.book.marks(ledger) == {EURUSD.instrument_id: pytest.approx(1.0990)}
     short_desk = _desk(market=Prices({EURUSD.instrument_id: 1.1000}, sided))
     _fill(short_desk, EURUSD, "SELL", 1_000.0, 1.1000, "T-2")
-    assert short_desk._marks(short_desk.ledgers["forex"]) == {EURUSD.instrument_id: pytest.approx(1.1010)}
+    assert short_desk.book.marks(short_desk.ledgers["forex"]) == {EURUSD.instrument_id: pytest.approx(1.1010)}
 
 
 def test_kernel_market_side_mark_reads_the_bid_and_ask_bars():
@@ -114,7 +119,7 @@ def test_kernel_market_side_mark_reads_the_bid_and_ask_bars():
         price = instrument.make_price(close)
         qty = instrument.make_qty(1)
         cache.add_bar(Bar(BarType.from_str(text), price, price, price, price, qty, 60, 60))
-    market = KernelMarket(cache, [bid_type, ask_type])
+    market = KernelMarket([bid_type, ask_type], cache)
     assert market.side_mark(EURUSD.instrument_id, True) == pytest.approx(1.1000)
     assert market.side_mark(EURUSD.instrument_id, False) == pytest.approx(1.1002)
     assert market.mark(EURUSD.instrument_id) == pytest.approx(1.1001)  # the mid, for everything else

@@ -1,30 +1,41 @@
-"""engine.journal on real SQLite files: WAL, every table, fill de-duplication, desk state, buffering."""
+"""engine.journal on real SQLite files: WAL, every table, fill de-duplication, desk state, buffering.
+
+Rows are the typed structs of engine.journal.rows, written by the one generic ``Journal.write``.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 import subprocess
 import sys
-from enum import Enum
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from engine.journal import TABLES, FillRecord, Journal, JournalError, MarketSnapshot
-
-
-class Strength(Enum):
-    """Stand in for engine.risk.signals.SignalStrength (the journal stores an enum by its name)."""
-
-    STRONG = 1.5
-
+from engine.journal import (
+    TABLES,
+    CloseRow,
+    DecisionRow,
+    EpochRow,
+    FillRecord,
+    Journal,
+    JournalError,
+    MarketSnapshot,
+    OperatorActionRow,
+    OrderEventRow,
+    RefusedFillRow,
+    SignalRow,
+    to_json,
+)
+from engine.journal.schema import ddl, field_names
 
 COMMON = {"run_id", "mode", "asset", "strategy_id", "snapshot_id", "ts"}
 
 SNAPSHOT = MarketSnapshot(
     snapshot_id="BTCUSDT.BYBIT-5-MINUTE-LAST-EXTERNAL@1700000000000000000",
+    ts=1_700_000_000_000_000_000,
     instrument_id="BTCUSDT.BYBIT",
     kind="bar",
     source="BTCUSDT.BYBIT-5-MINUTE-LAST-EXTERNAL",
@@ -52,6 +63,7 @@ FILL = FillRecord(
     liquidity="TAKER",
     order_tag="ENTRY",
     snapshot_id=SNAPSHOT.snapshot_id,
+    asset="crypto_spot",
 )
 
 
@@ -69,88 +81,112 @@ def _count(path: Path, table: str) -> int:
 
 
 def _signal(journal: Journal, ts: int = 1) -> int:
-    return journal.record_signal(
-        ts=ts,
-        asset="crypto_spot",
-        strategy_id="EMACross-001",
-        instrument_id="BTCUSDT.BYBIT",
-        side="BUY",
-        strength=Strength.STRONG,
-        entry_price=100.5,
-        stop_price=98.0,
-        take_profit_price=105.0,
-        snapshot_id=SNAPSHOT.snapshot_id,
+    key = journal.write(
+        SignalRow(
+            ts=ts,
+            asset="crypto_spot",
+            strategy_id="EMACross-001",
+            instrument_id="BTCUSDT.BYBIT",
+            side="BUY",
+            strength="STRONG",
+            entry_price=100.5,
+            stop_price=98.0,
+            take_profit_price=105.0,
+            snapshot_id=SNAPSHOT.snapshot_id,
+        )
+    )
+    assert key is not None
+    return key
+
+
+def _order_event(journal: Journal, ts: int = 2, asset: str = "crypto_spot") -> None:
+    journal.write(
+        OrderEventRow(
+            ts=ts,
+            asset=asset,
+            strategy_id="EMACross-001",
+            instrument_id="BTCUSDT.BYBIT",
+            client_order_id="O-1",
+            event="OrderAccepted",
+            order_type="MARKET",
+            side="BUY",
+            quantity=0.25,
+            price=None,
+            trigger_price=None,
+            tags="ENTRY",
+            detail="",
+        )
     )
 
 
-def _order_event(journal: Journal, ts: int = 2) -> None:
-    journal.record_order_event(
-        ts=ts,
-        asset="crypto_spot",
-        strategy_id="EMACross-001",
-        instrument_id="BTCUSDT.BYBIT",
-        client_order_id="O-1",
-        event="OrderAccepted",
-        order_type="MARKET",
-        side="BUY",
-        quantity=0.25,
-        price=None,
-        trigger_price=None,
-        tags="ENTRY",
-        detail="",
-    )
+def _fill(**changes: object) -> FillRecord:
+    return msgspec.structs.replace(FILL, **changes)
 
 
 def _record_everything(journal: Journal) -> int:
     """Write one row of every kind and return the signal id."""
-    journal.record_snapshot(SNAPSHOT)
+    journal.write(SNAPSHOT)
     signal_id = _signal(journal, ts=SNAPSHOT.ts_event)
-    journal.record_decision(
-        ts=SNAPSHOT.ts_event,
-        asset="crypto_spot",
-        strategy_id="EMACross-001",
-        instrument_id="BTCUSDT.BYBIT",
-        signal_id=signal_id,
-        approved=True,
-        reason="",
-        bound_by="risk",
-        quantity=0.25,
-        inputs={"risk_fraction": 0.005, "equity_usd": 1000.0, "note": None},
-        snapshot_id=SNAPSHOT.snapshot_id,
+    journal.write(
+        DecisionRow(
+            ts=SNAPSHOT.ts_event,
+            asset="crypto_spot",
+            strategy_id="EMACross-001",
+            instrument_id="BTCUSDT.BYBIT",
+            signal_id=signal_id,
+            approved=True,
+            reason="",
+            bound_by="risk",
+            quantity=0.25,
+            inputs=to_json({"risk_fraction": 0.005, "equity_usd": 1000.0, "note": None}),
+            snapshot_id=SNAPSHOT.snapshot_id,
+        )
     )
     _order_event(journal, ts=SNAPSHOT.ts_event + 1)
-    assert journal.record_fill(FILL, "crypto_spot")
-    journal.record_refused_fill(
-        ts=FILL.ts + 1,
-        venue="BYBIT",
-        trade_id="T-9",
-        asset="crypto_spot",
-        strategy_id="EMACross-001",
-        instrument_id="BTCUSDT.BYBIT",
-        price=120.0,
-        reason="price outside the bar",
+    assert journal.write(FILL) is not None
+    journal.write(
+        RefusedFillRow(
+            ts=FILL.ts + 1,
+            venue="BYBIT",
+            trade_id="T-9",
+            asset="crypto_spot",
+            strategy_id="EMACross-001",
+            instrument_id="BTCUSDT.BYBIT",
+            price=120.0,
+            reason="price outside the bar",
+        )
     )
-    journal.record_close(
-        ts=FILL.ts + 10,
-        asset="crypto_spot",
-        strategy_id="EMACross-001",
-        instrument_id="BTCUSDT.BYBIT",
-        side="BUY",
-        quantity=0.25,
-        entry_price=100.5,
-        exit_price=104.5,
-        gross_pnl_usd=1.0,
-        fees_usd=0.05,
-        net_pnl_usd=0.95,
-        reward_points=1.5,
-        exit_reason="TP",
-        epoch=1,
+    journal.write(
+        CloseRow(
+            ts=FILL.ts + 10,
+            asset="crypto_spot",
+            strategy_id="EMACross-001",
+            instrument_id="BTCUSDT.BYBIT",
+            side="BUY",
+            quantity=0.25,
+            entry_price=100.5,
+            exit_price=104.5,
+            gross_pnl_usd=1.0,
+            fees_usd=0.05,
+            net_pnl_usd=0.95,
+            reward_points=1.5,
+            exit_reason="TP",
+            epoch=1,
+        )
     )
-    journal.record_epoch(
-        ts=1, asset="crypto_spot", epoch=1, topup_usd=1000.0, equity_before_usd=0.0, reason="first epoch"
+    journal.write(
+        EpochRow(
+            ts=1, asset="crypto_spot", epoch=1, topup_usd=1000.0, equity_before_usd=0.0, reason="first epoch"
+        )
     )
-    journal.record_operator_action(
-        ts=FILL.ts + 20, operator="alice", action="kill", asset="", detail={"why": "test", "level": 2}
+    journal.write(
+        OperatorActionRow(
+            ts=FILL.ts + 20,
+            operator="alice",
+            action="kill",
+            asset="",
+            detail=to_json({"why": "test", "level": 2}),
+        )
     )
     journal.set_state("kill_switch", {"engaged": True, "by": "alice"}, ts=FILL.ts + 20)
     return signal_id
@@ -212,8 +248,8 @@ def test_every_table_gets_rows_that_read_back_with_their_columns(tmp_path: Path,
         )
 
         (fill,) = journal.rows("fills")
-        for field in dataclasses.fields(FillRecord):
-            assert fill[field.name] == getattr(FILL, field.name), field.name
+        for name in field_names(FillRecord):
+            assert fill[name] == getattr(FILL, name), name
         assert fill["asset"] == "crypto_spot"
 
         (refused,) = journal.rows("refused_fills")
@@ -248,23 +284,22 @@ def test_schema_uses_portable_types_only(tmp_path: Path) -> None:
 def test_a_replayed_fill_is_never_counted_twice(tmp_path: Path, mode: str) -> None:
     path = tmp_path / "journal.sqlite"
     with Journal(path, run_id="run-1", mode=mode) as journal:
-        assert journal.record_fill(FILL, "crypto_spot") is True
-        assert journal.record_fill(FILL, "crypto_spot") is False
-        assert (
-            journal.record_fill(dataclasses.replace(FILL, ts=FILL.ts + 1, price=1.0), "crypto_spot") is False
-        )
+        assert journal.write(FILL) is not None
+        assert journal.write(FILL) is None
+        assert journal.write(_fill(ts=FILL.ts + 1, price=1.0)) is None
         assert journal.count("fills") == 1
-        assert journal.record_fill(FILL, "crypto_spot") is False
+        assert journal.write(FILL) is None
     with Journal(path, run_id="run-2", mode=mode) as journal:
-        assert journal.record_fill(dataclasses.replace(FILL, ts=FILL.ts + 5), "crypto_spot") is False
+        assert journal.is_journaled(FILL)
+        assert journal.write(_fill(ts=FILL.ts + 5)) is None
         assert journal.count("fills") == 1
         assert journal.rows("fills")[0]["run_id"] == "run-1"
 
 
 def test_the_same_trade_id_on_another_venue_is_a_different_fill(tmp_path: Path) -> None:
     with Journal(tmp_path / "journal.sqlite", run_id="run-1", mode="paper") as journal:
-        assert journal.record_fill(FILL, "crypto_spot")
-        assert journal.record_fill(dataclasses.replace(FILL, venue="BINANCE"), "crypto_spot")
+        assert journal.write(FILL) is not None
+        assert journal.write(_fill(venue="BINANCE")) is not None
         assert journal.count("fills") == 2
         assert journal.count("fills", trade_id="T-1", venue="BINANCE") == 1
 
@@ -272,8 +307,8 @@ def test_the_same_trade_id_on_another_venue_is_a_different_fill(tmp_path: Path) 
 def test_fills_and_operator_actions_are_committed_at_once(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite"
     with Journal(path, run_id="run-1", mode="live") as journal:
-        journal.record_fill(FILL, "crypto_spot")
-        journal.record_operator_action(ts=5, operator="bob", action="flatten", asset="forex", detail={})
+        journal.write(FILL)
+        journal.write(OperatorActionRow(ts=5, operator="bob", action="flatten", asset="forex", detail="{}"))
         assert _count(path, "fills") == 1
         assert _count(path, "operator_actions") == 1
 
@@ -300,7 +335,7 @@ def test_fresh_wipes_the_file(tmp_path: Path) -> None:
             assert journal.count(table) == expected, table
         assert journal.rows("runs")[0]["run_id"] == "run-2"
         assert _signal(journal) == 1
-        assert journal.record_fill(FILL, "crypto_spot")
+        assert journal.write(FILL) is not None
 
 
 def test_bad_mode_unknown_table_column_and_asset_raise(tmp_path: Path) -> None:
@@ -308,7 +343,7 @@ def test_bad_mode_unknown_table_column_and_asset_raise(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="'sandbox'") as info:
         Journal(path, run_id="run-1", mode="sandbox")
     assert str(path) in str(info.value)
-    with Journal(path, run_id="run-1", mode="backtest") as journal:
+    with Journal(path, run_id="run-1", mode="backtest", assets=("crypto_spot", "forex")) as journal:
         with pytest.raises(JournalError, match="'trades'"):
             journal.rows("trades")
         with pytest.raises(JournalError, match="'trades'"):
@@ -316,27 +351,9 @@ def test_bad_mode_unknown_table_column_and_asset_raise(tmp_path: Path) -> None:
         with pytest.raises(JournalError, match="'pnl'"):
             journal.rows("closes", pnl=1.0)
         with pytest.raises(JournalError, match="'equities'"):
-            _order_event_with_asset(journal, "equities")
+            _order_event(journal, asset="equities")
     with pytest.raises(JournalError, match="'backtest'"):
         Journal(path, run_id="run-1", mode="paper")
-
-
-def _order_event_with_asset(journal: Journal, asset: str) -> None:
-    journal.record_order_event(
-        ts=1,
-        asset=asset,
-        strategy_id="S",
-        instrument_id="X",
-        client_order_id="O",
-        event="OrderDenied",
-        order_type="MARKET",
-        side="SELL",
-        quantity=None,
-        price=None,
-        trigger_price=None,
-        tags="",
-        detail="",
-    )
 
 
 def test_rows_are_visible_to_a_second_connection_after_flush(tmp_path: Path) -> None:
@@ -355,16 +372,18 @@ def test_rows_survive_a_crash_up_to_the_last_flush(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite"
     script = (
         "import os, sys\n"
-        "from engine.journal import FillRecord, Journal\n"
+        "from engine.journal import FillRecord, Journal, OrderEventRow\n"
         "j = Journal(sys.argv[1], run_id='crash', mode='live')\n"
         "kw = dict(asset='forex', strategy_id='S', instrument_id='EUR/USD.IDEALPRO', client_order_id='O',\n"
         "          event='OrderAccepted', order_type='LIMIT', side='BUY', quantity=1.0, price=1.1,\n"
         "          trigger_price=None, tags='ENTRY', detail='')\n"
-        "j.record_order_event(ts=1, **kw)\n"
+        "j.write(OrderEventRow(ts=1, **kw))\n"
         "j.flush()\n"
-        "j.record_order_event(ts=2, **kw)\n"
-        "j.record_fill(FillRecord(3, 'IB', 'T-1', 'O', 'V', 'S', 'EUR/USD.IDEALPRO', 'BUY', 1.0, 1.1, 0.0,\n"
-        "                         'MAKER', 'ENTRY', ''), 'forex')\n"
+        "j.write(OrderEventRow(ts=2, **kw))\n"
+        "j.write(FillRecord(ts=3, venue='IB', trade_id='T-1', client_order_id='O', venue_order_id='V',\n"
+        "                   strategy_id='S', instrument_id='EUR/USD.IDEALPRO', side='BUY', quantity=1.0,\n"
+        "                   price=1.1, commission_usd=0.0, liquidity='MAKER', order_tag='ENTRY',\n"
+        "                   asset='forex'))\n"
         "os._exit(1)\n"
     )
     root = Path(__file__).resolve().parents[2]
@@ -373,9 +392,7 @@ def test_rows_survive_a_crash_up_to_the_last_flush(tmp_path: Path) -> None:
     with Journal(path, run_id="after", mode="live") as journal:
         assert [row["ts"] for row in journal.rows("order_events")] == [1]
         assert journal.count("fills", run_id="crash") == 1
-        assert (
-            journal.record_fill(dataclasses.replace(FILL, venue="IB", trade_id="T-1"), "crypto_spot") is False
-        )
+        assert journal.write(_fill(venue="IB", trade_id="T-1")) is None
 
 
 def test_a_full_buffer_is_written_without_an_explicit_flush(tmp_path: Path) -> None:
@@ -415,16 +432,16 @@ def test_snapshots_are_stored_once(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite"
     with Journal(path, run_id="run-1", mode="backtest") as journal:
         assert not journal.has_snapshot(SNAPSHOT.snapshot_id)
-        assert journal.record_snapshot(SNAPSHOT) == SNAPSHOT.snapshot_id
-        assert journal.record_snapshot(SNAPSHOT) == SNAPSHOT.snapshot_id
+        assert journal.write(SNAPSHOT) is not None
+        assert journal.write(SNAPSHOT) is None
         assert journal.has_snapshot(SNAPSHOT.snapshot_id)
         journal.flush()
         assert journal.has_snapshot(SNAPSHOT.snapshot_id)
-        journal.record_snapshot(SNAPSHOT)
+        journal.write(SNAPSHOT)
         assert journal.count("snapshots") == 1
     with Journal(path, run_id="run-2", mode="backtest") as journal:
         assert journal.has_snapshot(SNAPSHOT.snapshot_id)
-        journal.record_snapshot(SNAPSHOT)
+        journal.write(SNAPSHOT)
         assert journal.count("snapshots") == 1
         assert journal.rows("snapshots")[0]["run_id"] == "run-1"
 
@@ -440,3 +457,22 @@ def test_many_rows_and_a_quoted_run_id_round_trip(tmp_path: Path) -> None:
     assert [row["ts"] for row in rows] == list(range(263))
     assert [row["id"] for row in rows] == list(range(1, 264))
     assert {row["mode"] for row in rows} == {"backtest"}
+
+
+def test_each_table_schema_is_derived_from_its_row_struct() -> None:
+    # one column per struct field, NOT NULL unless the field may be None; nothing hand-listed
+    signals = ddl(SignalRow)
+    assert "signal_id INTEGER PRIMARY KEY" in signals
+    assert "strength TEXT NOT NULL" in signals and "stop_price DOUBLE PRECISION," in signals
+    assert "UNIQUE (venue, trade_id)" in ddl(FillRecord)
+    assert field_names(FillRecord)[:4] == ("asset", "strategy_id", "snapshot_id", "ts")
+
+
+def test_a_muted_journal_writes_nothing_until_unmuted(tmp_path: Path) -> None:
+    with Journal(tmp_path / "journal.sqlite", run_id="run-1", mode="paper") as journal:
+        journal.mute(True)
+        assert journal.write(FILL) is None and journal.muted
+        _order_event(journal)
+        journal.mute(False)
+        assert journal.count("fills") == 0 and journal.count("order_events") == 0
+        assert journal.write(FILL) is not None

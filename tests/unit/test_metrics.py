@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from engine import metrics as m
+from engine.assets import builtin_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC_5M = ROOT / "data" / "sample" / "bybit" / "BTCUSDT_5m.parquet"
@@ -342,12 +343,9 @@ class TestEdgeCases:
         with pytest.raises(ValueError):
             m.compute_metrics([0.01], [], 0.0, 0)
 
-    def test_periods_per_year_is_read_only(self) -> None:
-        assert m.PERIODS_PER_YEAR["crypto"] == 365
-        assert m.PERIODS_PER_YEAR["fx"] == m.PERIODS_PER_YEAR["equity"] == 252
-        assert m.PERIODS_PER_YEAR["options"] == 252
-        with pytest.raises(TypeError):
-            m.PERIODS_PER_YEAR["crypto"] = 360  # type: ignore[index]
+    def test_each_asset_class_names_its_trading_days_a_year(self) -> None:
+        assets = builtin_registry()
+        assert [assets[name].periods_per_year for name in assets.names] == [365, 365, 252, 252]
 
     def test_handles_100k_returns(self) -> None:
         rng = np.random.default_rng(1)
