@@ -271,9 +271,9 @@ def parse_catalog_config(raw: dict[str, Any], origin: str = "<config>") -> Catal
     CatalogConfig
     """
     try:
-        config = msgspec.convert(raw, CatalogConfig)
+        config = msgspec.convert(raw, CatalogConfig, strict=True)
     except msgspec.ValidationError as exc:
-        raise CatalogConfigError(describe_validation_error(origin, raw, str(exc))) from exc
+        raise CatalogConfigError(describe_validation_error(origin, raw, exc, schema=CatalogConfig)) from exc
     _check_semantics(config, origin)
     return config
 

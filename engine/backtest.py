@@ -37,7 +37,7 @@ from catalog.funding import FundingSeries, load_funding
 from engine import carry as carry_lib
 from engine import metrics as metrics_lib
 from engine import results
-from engine.configs import ConfigError, RunConfig, VenueSection, load_run_config
+from engine.configs import ConfigError, RunConfig, VenueSection, load_run_config, strategy_specs
 from engine.equity import EquitySampler, EquitySamplerConfig
 from engine.importing import resolve
 from engine.journal import Journal
@@ -159,18 +159,7 @@ def venue_kwargs(venue: VenueSection, seed: int) -> dict[str, Any]:
 
 def build_strategies(config: RunConfig) -> list[Strategy]:
     """Instantiate every configured strategy from its import paths and config values."""
-    built: list[Strategy] = []
-    for index, section in enumerate(config.strategies):
-        strategy_cls = resolve(section.path, f"strategies[{index}].path")
-        config_cls = resolve(section.config_path, f"strategies[{index}].config_path")
-        try:
-            strategy_config = config_cls.parse(json.dumps(section.config))
-        except Exception as exc:
-            raise ConfigError(
-                f"`strategies[{index}].config` is invalid for {section.config_path}: {exc}"
-            ) from exc
-        built.append(strategy_cls(strategy_config))
-    return built
+    return [spec.build() for spec in strategy_specs(config)]
 
 
 def load_desk(config: RunConfig) -> DeskConfig:

@@ -47,7 +47,7 @@ from nautilus_trader.model.objects import Money
 
 from catalog.funding import FundingSeries
 from catalog.tomlconfig import describe_validation_error, read_toml
-from engine.configs import ConfigError
+from engine.errors import ConfigError
 from engine.risk.bridge import USD_LIKE, KernelMarket, money_to_usd
 from engine.risk.desk import RiskDesk
 
@@ -109,7 +109,7 @@ def load_carry_config(path: str | Path) -> CarryConfig:
     try:
         config = msgspec.convert(raw, CarryConfig, strict=True)
     except msgspec.ValidationError as exc:
-        raise ConfigError(describe_validation_error(origin, raw, str(exc))) from exc
+        raise ConfigError(describe_validation_error(origin, raw, exc, schema=CarryConfig)) from exc
     check_carry_config(config, origin)
     return config
 

@@ -320,7 +320,7 @@ def convert_section(raw: dict[str, Any], schema: type[T], origin: str) -> T:
     try:
         return msgspec.convert(raw, schema, strict=True)
     except msgspec.ValidationError as exc:
-        raise DeskConfigError(describe_validation_error(origin, raw, str(exc))) from exc
+        raise DeskConfigError(describe_validation_error(origin, raw, exc, schema=schema)) from exc
 
 
 def load_desk_config(

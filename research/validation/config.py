@@ -93,9 +93,11 @@ def load_validation_config(path: str | Path) -> ValidationConfig:
     """
     raw = read_toml(path, ValidationConfigError)
     try:
-        config = msgspec.convert(raw, ValidationConfig)
+        config = msgspec.convert(raw, ValidationConfig, strict=True)
     except msgspec.ValidationError as exc:
-        raise ValidationConfigError(describe_validation_error(str(path), raw, str(exc))) from exc
+        raise ValidationConfigError(
+            describe_validation_error(str(path), raw, exc, schema=ValidationConfig)
+        ) from exc
     _check(config, str(path))
     return config
 

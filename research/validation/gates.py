@@ -207,7 +207,7 @@ def gates_config_from_raw(raw: dict[str, Any], *, origin: str = "gates") -> Gate
     try:
         config = msgspec.convert(raw, GatesConfig, strict=True)
     except msgspec.ValidationError as exc:
-        raise GatesConfigError(describe_validation_error(origin, raw, str(exc))) from exc
+        raise GatesConfigError(describe_validation_error(origin, raw, exc, schema=GatesConfig)) from exc
     _check_gates_config(config, origin)
     return config
 
