@@ -46,6 +46,7 @@ from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.model.objects import Money
 
 from catalog.funding import FundingSeries
+from catalog.identifiers import instrument_id_problem
 from catalog.tomlconfig import describe_validation_error, read_toml
 from engine.errors import ConfigError
 from engine.risk.bridge import USD_LIKE, KernelMarket, money_to_usd
@@ -131,6 +132,8 @@ def check_carry_config(config: CarryConfig, origin: str = "<carry>") -> None:
     seen: set[str] = set()
     for index, swap in enumerate(config.fx.swaps):
         where = f"fx.swaps[{index}]"
+        if (problem := instrument_id_problem(swap.instrument)) is not None:
+            raise ConfigError(f"{origin}: {where}.instrument = {swap.instrument!r}: {problem}")
         if swap.instrument in seen:
             raise ConfigError(f"{origin}: {where}.instrument = {swap.instrument!r}: listed twice")
         seen.add(swap.instrument)

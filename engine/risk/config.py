@@ -7,6 +7,7 @@ and the value.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -400,8 +401,8 @@ def check_desk_config(
     budgets = config.budgets
     for asset in ASSET_CLASSES:
         value = getattr(budgets.alloc, asset)
-        if value < 0:
-            _fail(budgets_file, f"alloc.{asset}", value, "must not be negative")
+        if not (math.isfinite(value) and value >= 0):
+            _fail(budgets_file, f"alloc.{asset}", value, "must be a finite number >= 0")
         if budgets.alloc_mode == "percent" and value > 1.0:
             _fail(budgets_file, f"alloc.{asset}", value, "is a fraction of the wallet in percent mode: 0..1")
     if budgets.alloc_mode == "percent":
@@ -414,10 +415,12 @@ def check_desk_config(
                     total,
                     f"fractions of the {wallet} wallet ({', '.join(members)}) sum > 1",
                 )
-    if budgets.reallocation_step_usd <= 0:
+    if not budgets.reallocation_step_usd > 0:
         _fail(budgets_file, "reallocation_step_usd", budgets.reallocation_step_usd, "must be positive")
     paper = budgets.paper
-    if paper.start_equity_usd <= 0 or paper.auto_topup_amount_usd <= 0 or paper.auto_topup_threshold_usd < 0:
+    if not (
+        paper.start_equity_usd > 0 and paper.auto_topup_amount_usd > 0 and paper.auto_topup_threshold_usd >= 0
+    ):
         _fail(budgets_file, "paper", paper, "start equity and top-up must be positive, threshold >= 0")
 
     risk = config.risk
@@ -429,13 +432,24 @@ def check_desk_config(
                 _fail(risk_file, f"assets.{asset}.{name}", value, "must be in (0, 1]")
         if not 0.0 <= rails.liq_buffer_pct < 1.0:
             _fail(risk_file, f"assets.{asset}.liq_buffer_pct", rails.liq_buffer_pct, "must be in [0, 1)")
-        if rails.leverage_cap <= 0:
+        if not (math.isfinite(rails.leverage_cap) and rails.leverage_cap > 0):
             _fail(risk_file, f"assets.{asset}.leverage_cap", rails.leverage_cap, "must be positive")
+        if not 0.0 <= rails.maintenance_margin_rate < 1.0:
+            _fail(
+                risk_file,
+                f"assets.{asset}.maintenance_margin_rate",
+                rails.maintenance_margin_rate,
+                "must be in [0, 1)",
+            )
+        for name in ("max_premium_per_trade_usd", "theta_cap_usd_per_day"):
+            cap = getattr(rails, name)
+            if cap is not None and not (math.isfinite(cap) and cap > 0):
+                _fail(risk_file, f"assets.{asset}.{name}", cap, "must be positive (or left out)")
         if rails.max_concurrent < 1:
             _fail(risk_file, f"assets.{asset}.max_concurrent", rails.max_concurrent, "must be at least 1")
     if risk.cooldown_seconds < 0:
         _fail(risk_file, "cooldown_seconds", risk.cooldown_seconds, "must not be negative")
-    if risk.per_trade_breach_multiple <= 0.0:
+    if not risk.per_trade_breach_multiple > 0.0:
         _fail(risk_file, "per_trade_breach_multiple", risk.per_trade_breach_multiple, "must be positive")
     correlation = risk.correlation
     if not 0.0 < correlation.threshold <= 1.0:
@@ -447,6 +461,8 @@ def check_desk_config(
             correlation.min_overlap_bars,
             "must be in [3, window_bars]",
         )
+    if not (math.isfinite(correlation.group_exposure_cap) and correlation.group_exposure_cap > 0):
+        _fail(risk_file, "correlation.group_exposure_cap", correlation.group_exposure_cap, "must be positive")
     if risk.kill_switch.consecutive_losses < 1:
         _fail(
             risk_file, "kill_switch.consecutive_losses", risk.kill_switch.consecutive_losses, "must be >= 1"
@@ -457,11 +473,31 @@ def check_desk_config(
     sizing = config.sizing
     if not 0.0 < sizing.pair_cap_fraction <= 1.0:
         _fail(sizing_file, "pair_cap_fraction", sizing.pair_cap_fraction, "must be in (0, 1]")
-    if sizing.fixed_notional_usd <= 0:
-        _fail(sizing_file, "fixed_notional_usd", sizing.fixed_notional_usd, "must be positive")
+    for name in ("fixed_notional_usd", "notional_cap_threshold_usd"):
+        if not (math.isfinite(getattr(sizing, name)) and getattr(sizing, name) > 0):
+            _fail(sizing_file, name, getattr(sizing, name), "must be positive")
+    if not (math.isfinite(sizing.fixed_until_equity_usd) and sizing.fixed_until_equity_usd >= 0):
+        _fail(sizing_file, "fixed_until_equity_usd", sizing.fixed_until_equity_usd, "must be >= 0")
     ladder = sizing.ladder
     if not 0.0 < ladder.min_multiplier <= 1.0 <= ladder.max_multiplier:
         _fail(sizing_file, "ladder", (ladder.min_multiplier, ladder.max_multiplier), "needs min <= 1 <= max")
+    if ladder.window_days < 1:
+        _fail(sizing_file, "ladder.window_days", ladder.window_days, "must be >= 1")
+    for index, rung in enumerate(ladder.rungs):
+        if not ladder.min_multiplier <= rung.multiplier <= ladder.max_multiplier:
+            _fail(
+                sizing_file,
+                f"ladder.rungs[{index}].multiplier",
+                rung.multiplier,
+                f"must lie in [{ladder.min_multiplier}, {ladder.max_multiplier}] (min/max_multiplier)",
+            )
+    drawdown = sizing.drawdown
+    if not 0.0 < drawdown.step_drawdown <= 1.0:
+        _fail(sizing_file, "drawdown.step_drawdown", drawdown.step_drawdown, "must be in (0, 1]")
+    if not 0.0 <= drawdown.risk_reduction < 1.0:
+        _fail(sizing_file, "drawdown.risk_reduction", drawdown.risk_reduction, "must be in [0, 1)")
+    if not 0.0 < drawdown.floor <= 1.0:
+        _fail(sizing_file, "drawdown.floor", drawdown.floor, "must be in (0, 1]")
     thresholds = [rung.profit_usd for rung in ladder.rungs]
     if thresholds != sorted(thresholds) or len(set(thresholds)) != len(thresholds):
         _fail(sizing_file, "ladder.rungs", thresholds, "profit thresholds must be strictly increasing")
@@ -474,6 +510,9 @@ def check_desk_config(
                 numbers.risk_fraction,
                 f"must lie in its band [{numbers.risk_fraction_min}, {numbers.risk_fraction_max}]",
             )
+        for name in ("base_risk_pct", "percent_above_threshold"):
+            if not 0.0 < getattr(numbers, name) <= 1.0:
+                _fail(sizing_file, f"assets.{asset}.{name}", getattr(numbers, name), "must be in (0, 1]")
 
 
 def _check_forex_rules(forex: ForexRules, risk_file: str) -> None:

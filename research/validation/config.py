@@ -7,12 +7,16 @@ executor, the stress suite and the gates file. Bad values fail at load, naming f
 
 from __future__ import annotations
 
+import itertools
+import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
 from catalog.tomlconfig import describe_validation_error, read_toml
+from engine.configs import ConfigError, load_run_config, strategy_specs
 
 
 class ValidationConfigError(ValueError):
@@ -107,6 +111,15 @@ def _fail(origin: str, field: str, value: object, why: str) -> None:
 
 
 def _check(config: ValidationConfig, origin: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", config.strategy_id):
+        _fail(
+            origin,
+            "strategy_id",
+            config.strategy_id,
+            "names the report folder: letters, digits, '_', '.', '-'",
+        )
+    if config.seed < 0:
+        _fail(origin, "seed", config.seed, "must be >= 0")
     windows = config.windows
     for field in ("train_days", "test_days"):
         if not getattr(windows, field) > 0:
@@ -123,8 +136,33 @@ def _check(config: ValidationConfig, origin: str) -> None:
             _fail(origin, f"search.params.{name}", values, "needs at least one value")
     if config.stress.monte_carlo_runs < 1:
         _fail(origin, "stress.monte_carlo_runs", config.stress.monte_carlo_runs, "must be >= 1")
+    for value in config.stress.fee_multipliers:
+        if not (math.isfinite(value) and value > 0):
+            _fail(origin, "stress.fee_multipliers", config.stress.fee_multipliers, "each must be positive")
+    for name in ("slippage_bps", "latency_ms"):
+        value = getattr(config.stress, name)
+        if not (math.isfinite(value) and value >= 0):
+            _fail(origin, f"stress.{name}", value, "must be a finite number >= 0")
     for value in config.stress.perturbations:
         if not 0 < value < 1:
             _fail(origin, "stress.perturbations", config.stress.perturbations, "each must be in (0, 1)")
     if not Path(config.backtest).is_file():
         _fail(origin, "backtest", config.backtest, "no such run config")
+    _check_grid(config, origin)
+
+
+def _check_grid(config: ValidationConfig, origin: str) -> None:
+    """Load the run config and parse its strategies with every grid point (a typo fails here)."""
+    try:
+        run_config = load_run_config(config.backtest)
+    except ConfigError as exc:
+        raise ValidationConfigError(f"{origin}: backtest = {config.backtest!r}: {exc}") from exc
+    names = sorted(config.search.params)
+    for values in itertools.product(*(config.search.params[name] for name in names)):
+        point = dict(zip(names, values, strict=True))
+        try:
+            strategy_specs(run_config, origin=config.backtest, overrides=point)
+        except ConfigError as exc:
+            raise ValidationConfigError(
+                f"{origin}: search.params = {point!r}: this grid point is not a valid strategy config: {exc}"
+            ) from exc
