@@ -348,13 +348,12 @@ class RunConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
             if venue.name in names:
                 fail(f"venues[{index}].name", venue.name, "is defined twice")
             names.append(venue.name)
-        for instrument_id in self.data.instrument_ids():
-            if venue_of(instrument_id) not in names:
-                fail(
-                    "data",
-                    instrument_id,
-                    f"trades on {venue_of(instrument_id)}, which `venues` does not define ({names})",
-                )
+        listed = [(f"data.instruments[{i}]", text) for i, text in enumerate(self.data.instruments)]
+        listed += [(f"data.bar_types[{i}]", text) for i, text in enumerate(self.data.bar_types)]
+        for field, text in listed:
+            trades_on = venue_of(bar_type_instrument(text) if field.startswith("data.bar") else text)
+            if trades_on not in names:
+                fail(field, text, f"trades on {trades_on}, which `venues` does not define ({names})")
 
 
 def load_run_config(path: str | Path) -> RunConfig:
@@ -466,6 +465,16 @@ def strategy_specs(
             raise ConfigError(message) from exc
         except (FieldError, KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{origin}: {where}.config: {exc}") from exc
+        for attr, known, listing in (
+            ("instrument_id", config.data.instrument_ids(), "data.instruments or data.bar_types"),
+            ("bar_type", config.data.bar_types, "data.bar_types"),
+        ):
+            value = getattr(parsed, attr, None)
+            if value is not None and str(value) not in known:
+                raise ConfigError(
+                    f"{origin}: {where}.config.{attr} = {str(value)!r}: not in {listing} ({known}): "
+                    "the run would load no data for it"
+                )
         strategy_id = f"{parsed.strategy_id or strategy_cls.__name__}-{parsed.order_id_tag}"
         if strategy_id in ids:
             raise ConfigError(

@@ -104,7 +104,7 @@ EMA = REPO / "configs" / "backtest" / "ema_cross_btcusdt_1m.toml"
         (
             'instruments = ["BTCUSDT-LINEAR.BYBIT"]',
             'instruments = ["BTCUSDT-LINEAR.BINANCE"]',
-            r"data = 'BTCUSDT-LINEAR.BINANCE': trades on BINANCE, which `venues` does not define",
+            r"data\.instruments\[0\] = 'BTCUSDT-LINEAR.BINANCE': trades on BINANCE, which `venues` does not",
         ),
         (
             '# start = "2025-06-01"',
@@ -158,5 +158,18 @@ def test_two_strategies_with_one_id_are_rejected(tmp_path):
     path.write_text(source + "\n" + section)
     with pytest.raises(
         ConfigError, match=r"strategies\[1\]\.config\.order_id_tag = 'BTC1M': strategy id EMACross-BTC1M"
+    ):
+        load_run_config(path)
+
+
+def test_a_strategy_on_an_instrument_the_run_does_not_load_is_rejected(tmp_path):
+    source = EMA.read_text()
+    old = 'instrument_id = "BTCUSDT-LINEAR.BYBIT"\nbar_type = "BTCUSDT-LINEAR.BYBIT-1-MINUTE-LAST-EXTERNAL"'
+    assert old in source
+    new = 'instrument_id = "ETHUSDT-LINEAR.BYBIT"\nbar_type = "ETHUSDT-LINEAR.BYBIT-1-MINUTE-LAST-EXTERNAL"'
+    path = tmp_path / "eth.toml"
+    path.write_text(source.replace(old, new))
+    with pytest.raises(
+        ConfigError, match=r"strategies\[0\]\.config\.instrument_id = 'ETHUSDT-LINEAR.BYBIT': not in"
     ):
         load_run_config(path)
