@@ -19,6 +19,7 @@ import msgspec
 
 from catalog.errors import CatalogConfigError
 from catalog.funding import FundingSpec, check_funding_specs
+from catalog.identifiers import currency_problem, instrument_id_problem
 from catalog.tomlconfig import describe_validation_error, read_toml
 
 InstrumentKind = Literal["crypto_perpetual", "crypto_spot", "currency_pair", "equity"]
@@ -271,9 +272,9 @@ def parse_catalog_config(raw: dict[str, Any], origin: str = "<config>") -> Catal
     CatalogConfig
     """
     try:
-        config = msgspec.convert(raw, CatalogConfig)
+        config = msgspec.convert(raw, CatalogConfig, strict=True)
     except msgspec.ValidationError as exc:
-        raise CatalogConfigError(describe_validation_error(origin, raw, str(exc))) from exc
+        raise CatalogConfigError(describe_validation_error(origin, raw, exc, schema=CatalogConfig)) from exc
     _check_semantics(config, origin)
     return config
 
@@ -301,10 +302,36 @@ def _check_semantics(config: CatalogConfig, origin: str) -> None:
             value = getattr(inst, name)
             if value is not None and value <= 0:
                 raise _fail(origin, f"{where}.{name}", str(value), "must be positive")
-        for name in ("maker_fee", "taker_fee", "margin_init", "margin_maint"):
+        for name in ("maker_fee", "taker_fee"):
             value = getattr(inst, name)
             if value is not None and not Decimal(-1) < value < Decimal(1):
                 raise _fail(origin, f"{where}.{name}", str(value), "must be a rate in (-1, 1)")
+        for name in ("margin_init", "margin_maint"):
+            value = getattr(inst, name)
+            if not Decimal(0) <= value <= Decimal(1):
+                raise _fail(origin, f"{where}.{name}", str(value), "must be a margin rate in [0, 1]")
+        if inst.margin_maint > inst.margin_init:
+            raise _fail(
+                origin,
+                f"{where}.margin_maint",
+                str(inst.margin_maint),
+                f"must not exceed margin_init ({inst.margin_init})",
+            )
+        if inst.min_qty is not None and inst.max_qty is not None and inst.min_qty > inst.max_qty:
+            raise _fail(
+                origin, f"{where}.max_qty", str(inst.max_qty), f"must not be below min_qty ({inst.min_qty})"
+            )
+        for name in ("base_currency", "quote_currency", "settlement_currency"):
+            value = getattr(inst, name)
+            if value is not None and (problem := currency_problem(value)) is not None:
+                raise _fail(origin, f"{where}.{name}", value, problem)
+        if (problem := instrument_id_problem(inst.id)) is not None:
+            raise _fail(
+                origin,
+                f"{where}.instrument_id" if inst.instrument_id else f"{where}.symbol",
+                inst.id,
+                problem,
+            )
 
     names: set[str] = set()
     bar_types: set[str] = set()

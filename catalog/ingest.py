@@ -5,8 +5,10 @@ validated before anything is written; a source whose bad-row share exceeds its
 ``max_bad_fraction`` stops the run (exit 3) with nothing written. Otherwise each configured
 instrument and bar type is replaced in the catalog (its directory is removed, then written), so a
 rerun gives the same catalog. Quarantined rows go to ``<quarantine_dir>/<source>.csv`` and reported
-gaps to ``<quarantine_dir>/<source>.gaps.csv`` (stale files of clean sources are removed). The last
-line on stdout is one JSON object: catalog, instruments, bars, quarantined, gaps.
+gaps to ``<quarantine_dir>/<source>.gaps.csv`` (stale files of clean sources are removed). Volumes
+finer than the instrument's size precision are rounded half to even and counted per source
+(``rounded_volume``); prices are never rounded. The last line on stdout is one JSON object:
+catalog, instruments, bars, quarantined, gaps, rounded_volume.
 
 Exit codes: 0 success, 2 config or source error, 3 too many bad rows.
 """
@@ -54,6 +56,8 @@ class IngestReport(msgspec.Struct, frozen=True):
         Reported gaps per source name.
     off_tick : dict of str to int
         Kept rows per source with a price off the instrument's tick grid (within precision).
+    rounded_volume : dict of str to int
+        Kept rows per source whose volume was rounded (half to even) to the size precision.
     quarantine_dir : str
         Directory of the quarantine and gap reports.
     """
@@ -64,6 +68,7 @@ class IngestReport(msgspec.Struct, frozen=True):
     quarantined: dict[str, int]
     gaps: dict[str, int]
     off_tick: dict[str, int] = {}
+    rounded_volume: dict[str, int] = {}
     quarantine_dir: str = ""
     funding: dict[str, str] = {}
 
@@ -75,6 +80,7 @@ class IngestReport(msgspec.Struct, frozen=True):
             "bars": self.bars,
             "quarantined": self.quarantined,
             "gaps": self.gaps,
+            "rounded_volume": self.rounded_volume,
         }
         return msgspec.json.encode(summary).decode()
 
@@ -125,6 +131,7 @@ def ingest(config: CatalogConfig) -> IngestReport:
         quarantined={r.source_name: r.bad_rows for r in results},
         gaps={r.source_name: r.gaps.height for r in results},
         off_tick={r.source_name: r.off_tick_rows for r in results},
+        rounded_volume={r.source_name: r.rounded_volumes for r in results},
         quarantine_dir=str(quarantine_dir),
         funding={series.instrument_id: series.source for series in funding},
     )
@@ -163,6 +170,14 @@ def _validate_source(config: CatalogConfig, source: SourceSpec, instrument: Inst
             result.off_tick_rows,
             instrument.price_increment,
             result.off_tick_example,
+        )
+    if result.rounded_volumes:
+        _LOG.warning(
+            "%s: %d kept rows had volumes finer than size precision %d, rounded half to even, e.g. %s",
+            source.name,
+            result.rounded_volumes,
+            instrument.size_precision,
+            result.rounded_volume_example,
         )
     return result
 

@@ -42,13 +42,11 @@ def build_instrument(spec: InstrumentSpec) -> Instrument:
         InstrumentId.from_str(spec.id)
     except ValueError as exc:
         raise CatalogConfigError(f"instrument id {spec.id!r} is not '<symbol>.<venue>': {exc}") from exc
-    if spec.kind == "crypto_perpetual":
-        return _crypto_perpetual(spec)
-    if spec.kind == "crypto_spot":
-        return _crypto_spot(spec)
-    if spec.kind == "currency_pair":
-        return _fx_pair(spec)
-    return _equity(spec)
+    build = {"crypto_perpetual": _crypto_perpetual, "crypto_spot": _crypto_spot, "currency_pair": _fx_pair}
+    try:
+        return build.get(spec.kind, _equity)(spec)
+    except (ValueError, TypeError, ArithmeticError) as exc:  # nautilus' own checks (precision, margins, ...)
+        raise CatalogConfigError(f"instrument {spec.id}: nautilus refuses its values: {exc}") from exc
 
 
 def _find_symbol(path: str | None, symbol: str) -> dict[str, Any]:

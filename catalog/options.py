@@ -149,9 +149,11 @@ def load_options_config(path: str | Path) -> OptionsCatalogConfig:
 def parse_options_config(raw: dict[str, Any], origin: str = "<config>") -> OptionsCatalogConfig:
     """Convert a parsed TOML mapping into a checked :class:`OptionsCatalogConfig`."""
     try:
-        config = msgspec.convert(raw, OptionsCatalogConfig)
+        config = msgspec.convert(raw, OptionsCatalogConfig, strict=True)
     except msgspec.ValidationError as exc:
-        raise CatalogConfigError(describe_validation_error(origin, raw, str(exc))) from exc
+        raise CatalogConfigError(
+            describe_validation_error(origin, raw, exc, schema=OptionsCatalogConfig)
+        ) from exc
     for index, source in enumerate(config.chains):
         where = f"chains[{index}]"
         if source.split_ratio <= 0:

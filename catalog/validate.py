@@ -4,8 +4,7 @@ Row checks, in this order (a row may fail several; every failure is one quaranti
 
 * timestamp missing or unparseable;
 * a price or volume missing, not a number, NaN or infinite; a price not positive; volume negative;
-* a price with more decimals than the instrument's price precision (it would be rounded), a volume
-  with more decimals than its size precision;
+* a price with more decimals than the instrument's price precision (prices are never rounded);
 * ``high < max(open, close)``, ``low > min(open, close)``, ``high < low`` (only checked when all
   four prices are valid, so one bad value does not cascade).
 
@@ -13,13 +12,21 @@ Sequence checks run on the rows that pass the row checks, in file order: a times
 previous kept row's is a duplicate (the first one is kept), an earlier one goes backwards. Gaps
 between consecutive kept rows longer than ``gap_report_bars`` intervals are reported, not failed.
 Prices off the instrument's tick grid but within its precision are counted, not quarantined.
+
+A kept row's volume with more decimals than the instrument's size precision is rounded to it, half
+to even on the file's decimal text (``1.2345`` -> ``1.234``, ``1.2355`` -> ``1.236`` at precision
+3), and counted (``rounded_volumes``), not quarantined: a venue's volume is an aggregate of many
+trades, often reported finer than one order's size step, and the catalog's bars carry the
+instrument's size precision. Half-even is unbiased over many rows; floor would shave every bar.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from types import MappingProxyType
 
+import numpy as np
 import polars as pl
 
 PRICE_FIELDS = ("open", "high", "low", "close")
@@ -49,6 +56,10 @@ class ValidationResult:
         Kept rows with a price off the tick grid (within precision, so unchanged).
     off_tick_example : str or None
         One such row, as a message.
+    rounded_volumes : int
+        Kept rows whose volume had more decimals than the size precision and was rounded to it.
+    rounded_volume_example : str or None
+        One such row, as a message.
     """
 
     source_name: str
@@ -59,6 +70,8 @@ class ValidationResult:
     gaps: pl.DataFrame
     off_tick_rows: int = 0
     off_tick_example: str | None = None
+    rounded_volumes: int = 0
+    rounded_volume_example: str | None = None
 
     @property
     def bad_rows(self) -> int:
@@ -107,7 +120,8 @@ def validate_bars(
     gap_report_bars : int
         Report holes longer than this many intervals.
     price_precision, size_precision : int, optional
-        Decimals the instrument keeps; values with more decimals are quarantined.
+        Decimals the instrument keeps; prices with more decimals are quarantined, volumes with more
+        decimals are rounded half to even (and counted).
     price_increment : float, optional
         Tick size; kept rows with a price off its grid are counted.
     timestamp_hint : str
@@ -128,13 +142,12 @@ def validate_bars(
     problems += [_value_problems(work, field) for field in VALUE_FIELDS]
     if price_precision is not None:
         problems += [_precision_problems(work, field, price_precision, "price") for field in PRICE_FIELDS]
-    if size_precision is not None:
-        problems.append(_precision_problems(work, "volume", size_precision, "size"))
     problems.append(_ohlc_problems(work))
     row_level = pl.concat(problems, how="vertical")
 
     candidates = work.join(row_level.select("row").unique(), on="row", how="anti")
     sequence, kept = _sequence_problems(candidates)
+    kept, rounded, rounded_example = _round_volumes(kept, size_precision, name)
     quarantine = (
         pl.concat([row_level, sequence], how="vertical")
         .with_columns(
@@ -155,6 +168,8 @@ def validate_bars(
         gaps=gaps,
         off_tick_rows=off_tick_rows,
         off_tick_example=example,
+        rounded_volumes=rounded,
+        rounded_volume_example=rounded_example,
     )
 
 
@@ -203,11 +218,44 @@ def _usable(field: str) -> pl.Expr:
     return value.is_not_null() & value.is_finite() & (value > 0 if field != "volume" else value >= 0)
 
 
-def _precision_problems(frame: pl.DataFrame, field: str, precision: int, kind: str) -> pl.DataFrame:
+def _finer_than(field: str, precision: int) -> pl.Expr:
+    """Return True where a usable value has more decimals than ``precision``."""
     value = pl.col(field)
     # Absolute tolerance far below one unit of the precision, plus float noise of large values.
     tolerance = 10.0 ** -(precision + 3) + value.abs() * 1e-13
-    off = _usable(field) & ((value.round(precision) - value).abs() > tolerance)
+    return _usable(field) & ((value.round(precision) - value).abs() > tolerance)
+
+
+def _round_volumes(
+    kept: pl.DataFrame, precision: int | None, name: str
+) -> tuple[pl.DataFrame, int, str | None]:
+    """Round volumes finer than the size precision half to even; return the frame, count and an example."""
+    if precision is None or kept.height == 0:
+        return kept, 0, None
+    mask = kept.select(_finer_than("volume", precision)).to_series().to_numpy()
+    positions = np.flatnonzero(mask)
+    if positions.size == 0:
+        return kept, 0, None
+    step = Decimal(1).scaleb(-precision)
+    volumes = kept.get_column("volume").to_numpy().copy()
+    raws = kept.get_column("volume_raw").gather(positions).to_list()
+    for position, raw in zip(positions, raws, strict=True):
+        try:
+            exact = Decimal(raw)
+        except (InvalidOperation, TypeError):
+            exact = Decimal(repr(float(volumes[position])))
+        volumes[position] = float(exact.quantize(step, rounding=ROUND_HALF_EVEN))
+    first = int(positions[0])
+    example = (
+        f"{name} row {kept.get_column('row')[first]}: volume={raws[0]} rounded to "
+        f"{volumes[first]:.{precision}f} (size precision {precision}, half to even)"
+    )
+    return kept.with_columns(pl.Series("volume", volumes, dtype=pl.Float64)), int(positions.size), example
+
+
+def _precision_problems(frame: pl.DataFrame, field: str, precision: int, kind: str) -> pl.DataFrame:
+    value = pl.col(field)
+    off = _finer_than(field, precision)
     scaled = value.round(precision + 6).cast(pl.String)
     text = f"has more decimals than {kind} precision {precision}"
     reason = (

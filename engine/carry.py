@@ -45,9 +45,10 @@ from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.model.objects import Money
 
 from catalog.funding import FundingSeries, load_funding
+from catalog.identifiers import instrument_id_problem
 from catalog.tomlconfig import describe_validation_error, read_toml
 from engine.clock import ClockSource, DataTimeAlerts
-from engine.configs import ConfigError
+from engine.errors import ConfigError
 from engine.journal import OperatorActionRow, to_json
 from engine.risk.desk import RiskDesk
 from engine.risk.market import USD_LIKE, money_to_usd
@@ -108,7 +109,7 @@ def load_carry_config(path: str | Path) -> CarryConfig:
     try:
         config = msgspec.convert(raw, CarryConfig, strict=True)
     except msgspec.ValidationError as exc:
-        raise ConfigError(describe_validation_error(origin, raw, str(exc))) from exc
+        raise ConfigError(describe_validation_error(origin, raw, exc, schema=CarryConfig)) from exc
     check_carry_config(config, origin)
     return config
 
@@ -130,6 +131,8 @@ def check_carry_config(config: CarryConfig, origin: str = "<carry>") -> None:
     seen: set[str] = set()
     for index, swap in enumerate(config.fx.swaps):
         where = f"fx.swaps[{index}]"
+        if (problem := instrument_id_problem(swap.instrument)) is not None:
+            raise ConfigError(f"{origin}: {where}.instrument = {swap.instrument!r}: {problem}")
         if swap.instrument in seen:
             raise ConfigError(f"{origin}: {where}.instrument = {swap.instrument!r}: listed twice")
         seen.add(swap.instrument)

@@ -8,17 +8,66 @@ error naming the file, the field and the value.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
+import pandas as pd
+from msgspec import inspect as msgspec_inspect
+from nautilus_trader.common.config import msgspec_decoding_hook
+from nautilus_trader.model.data import BarType
+from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.trading.config import StrategyConfig
+from nautilus_trader.trading.strategy import Strategy
 
-from catalog.tomlconfig import describe_validation_error, read_toml
-from engine.assets.registry import BUILTIN_ASSET_CLASSES
+from catalog.identifiers import (
+    bar_type_instrument,
+    bar_type_problem,
+    currency_problem,
+    instrument_id_problem,
+    trader_id_problem,
+    venue_of,
+)
+from catalog.tomlconfig import (
+    FieldError,
+    describe_validation_error,
+    fail,
+    non_negative,
+    positive,
+    probability,
+    read_toml,
+)
+from engine.assets.registry import BUILTIN_ASSET_CLASSES, AssetClassError, load_registry
+from engine.carry import load_carry_config
+from engine.errors import ConfigError
+from engine.importing import resolve
+from engine.risk import DeskConfigError, RiskDeskClient, load_desk_config
 
+__all__ = [
+    "CarrySection",
+    "ConfigError",
+    "DataSection",
+    "DeskSection",
+    "FeeSection",
+    "FillModelSection",
+    "LatencySection",
+    "ReportSection",
+    "RunConfig",
+    "RunSection",
+    "StrategySection",
+    "StrategySpec",
+    "VenueSection",
+    "load_run_config",
+    "strategy_specs",
+]
 
-class ConfigError(ValueError):
-    """Raise when a config file cannot be read or does not match its schema."""
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_VENUE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
 class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -34,6 +83,17 @@ class RunSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
     state_dir: str = "var"
     log_level: Literal["OFF", "ERROR", "WARNING", "INFO", "DEBUG"] = "ERROR"
 
+    def __post_init__(self) -> None:
+        """Reject a run name unfit for a folder, a trader id nautilus refuses and a negative seed."""
+        if not _SAFE_NAME.match(self.name):
+            fail("name", self.name, "names the run folder: use only letters, digits, '_', '.', '-'")
+        if (problem := trader_id_problem(self.trader_id)) is not None:
+            fail("trader_id", self.trader_id, problem)
+        if not 0 <= self.seed < 2**63:
+            fail("seed", self.seed, "must be in [0, 2**63)")
+        if not self.state_dir.strip():
+            fail("state_dir", self.state_dir, "must name a folder")
+
 
 class DataSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Name the catalog, the instruments and bar types to load, and the time window."""
@@ -48,12 +108,57 @@ class DataSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     option_chains: list[str] = msgspec.field(default_factory=list)
     reference_instruments: list[str] = msgspec.field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        """Reject malformed ids and bar types (before nautilus parses them) and an empty window."""
+        if not self.bar_types:
+            fail("bar_types", self.bar_types, "must list at least one bar type")
+        for field in ("instruments", "reference_instruments"):
+            for index, text in enumerate(getattr(self, field)):
+                if (problem := instrument_id_problem(text)) is not None:
+                    fail(f"{field}[{index}]", text, problem)
+        for index, text in enumerate(self.bar_types):
+            if (problem := bar_type_problem(text)) is not None:
+                fail(f"bar_types[{index}]", text, problem)
+            if text in self.bar_types[:index]:
+                fail(f"bar_types[{index}]", text, "is listed twice")
+        known = set(self.instrument_ids())
+        for index, text in enumerate(self.reference_instruments):
+            if text not in known:
+                fail(f"reference_instruments[{index}]", text, "is not in `instruments` or `bar_types`")
+        for index, text in enumerate(self.option_chains):
+            if not text.strip():
+                fail(f"option_chains[{index}]", text, "must name an underlying, e.g. 'AAPL'")
+        bounds = {name: _timestamp(name, getattr(self, name)) for name in ("start", "end")}
+        if bounds["start"] is not None and bounds["end"] is not None and bounds["start"] >= bounds["end"]:
+            fail("end", self.end, f"must be after start ({self.start!r})")
+
+    def instrument_ids(self) -> list[str]:
+        """Return ``instruments`` and the instruments of ``bar_types``, each once, in order."""
+        ids = [*self.instruments, *(bar_type_instrument(b) for b in self.bar_types)]
+        return list(dict.fromkeys(ids))
+
+
+def _timestamp(field: str, text: str | None) -> pd.Timestamp | None:
+    if text is None:
+        return None
+    try:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        fail(field, text, "is not an ISO date or time, e.g. '2025-06-01' or '2025-06-01T12:00:00Z'")
+    if pd.isna(stamp):
+        fail(field, text, "is not an ISO date or time, e.g. '2025-06-01'")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+
 
 class FillModelSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Configure nautilus' probabilistic fill model (seeded, so fills stay deterministic)."""
 
     prob_fill_on_limit: float = 1.0
     prob_slippage: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Require both probabilities in [0, 1]."""
+        probability(self, "prob_fill_on_limit", "prob_slippage")
 
 
 class LatencySection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -64,12 +169,42 @@ class LatencySection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     update_ms: float = 0.0
     cancel_ms: float = 0.0
 
+    def __post_init__(self) -> None:
+        """Require every latency to be a finite number of milliseconds >= 0."""
+        non_negative(self, "base_ms", "insert_ms", "update_ms", "cancel_ms")
+
 
 class FeeSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Select the fee model: the instrument's maker/taker rates, or a fixed commission per fill."""
 
     model: Literal["maker_taker", "fixed"] = "maker_taker"
     fixed_commission: str | None = None
+
+    def __post_init__(self) -> None:
+        """Require ``fixed_commission`` (``"1.00 USD"``, >= 0) exactly when the model is ``fixed``."""
+        if self.model == "fixed" and self.fixed_commission is None:
+            fail("fixed_commission", None, "model = 'fixed' needs a commission per fill, e.g. '1.00 USD'")
+        if self.model != "fixed" and self.fixed_commission is not None:
+            fail("fixed_commission", self.fixed_commission, "is only read with model = 'fixed'")
+        if self.fixed_commission is not None:
+            _money("fixed_commission", self.fixed_commission, allow_zero=True)
+
+
+def _money(field: str, text: str, *, allow_zero: bool = False) -> tuple[Decimal, str]:
+    """Return (amount, currency) of ``"<amount> <CODE>"``, failing on a bad or non-positive amount."""
+    parts = text.split()
+    if len(parts) != 2:
+        fail(field, text, "looks like '10000 USDT' (an amount, a space, a currency code)")
+    amount_text, code = parts
+    try:
+        amount = Decimal(amount_text)
+    except InvalidOperation:
+        fail(field, text, f"the amount {amount_text!r} is not a number")
+    if not amount.is_finite() or amount < 0 or (amount == 0 and not allow_zero):
+        fail(field, text, f"the amount must be a finite number {'>=' if allow_zero else '>'} 0")
+    if (problem := currency_problem(code)) is not None:
+        fail(field, text, f"the currency {code!r} is malformed: {problem}")
+    return amount, code
 
 
 class VenueSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -85,6 +220,38 @@ class VenueSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     fill_model: FillModelSection = msgspec.field(default_factory=FillModelSection)
     latency: LatencySection = msgspec.field(default_factory=LatencySection)
     fees: FeeSection = msgspec.field(default_factory=FeeSection)
+
+    def __post_init__(self) -> None:
+        """Reject a bad venue name, currency, balance or leverage (nautilus would fail mid-run)."""
+        if not _VENUE_NAME.match(self.name):
+            fail("name", self.name, "a venue name is letters, digits or '_', e.g. 'BYBIT'")
+        if self.base_currency is not None and (problem := currency_problem(self.base_currency)):
+            fail("base_currency", self.base_currency, problem)
+        if not self.base_currency and self.account_type != "CASH":
+            fail(
+                "base_currency",
+                self.base_currency,
+                f"is required for a {self.account_type} account: equity, sizing and reports are "
+                "valued in it; only a CASH (spot) account may omit it and is then valued in USD",
+            )
+        if not self.starting_balances:
+            fail("starting_balances", self.starting_balances, "must not be empty")
+        codes: list[str] = []
+        for index, balance in enumerate(self.starting_balances):
+            _, code = _money(f"starting_balances[{index}]", balance)
+            if code in codes:
+                fail(f"starting_balances[{index}]", balance, f"a second balance in {code}")
+            codes.append(code)
+        if self.base_currency and codes != [self.base_currency]:
+            fail(
+                "starting_balances",
+                self.starting_balances,
+                f"a single-currency account (base_currency {self.base_currency!r}) needs exactly one "
+                f"balance in {self.base_currency}",
+            )
+        positive(self, "default_leverage")
+        if self.default_leverage > 1 and self.account_type != "MARGIN":
+            fail("default_leverage", self.default_leverage, "leverage above 1 needs account_type = 'MARGIN'")
 
 
 class DeskSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -108,13 +275,29 @@ class DeskSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     journal: str | None = None
     overrides: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """Require override tables to name one of the three files."""
+        for name in self.overrides:
+            if name not in ("budgets", "risk", "sizing"):
+                fail(f"overrides.{name}", self.overrides[name], "overrides name budgets, risk or sizing")
+
 
 class StrategySection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Name a strategy class and its config class by import path, with the config's values."""
+    """Name a strategy class and its config class by import path, with the config's values.
+
+    The values are parsed into the config class when the run config loads (:func:`strategy_specs`):
+    an unknown field or a value out of the config's range fails there, before any data is read.
+    """
 
     path: str
     config_path: str
     config: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Require both import paths to look like ``package.module:Name``."""
+        for name in ("path", "config_path"):
+            if not _IMPORT_PATH.match(getattr(self, name)):
+                fail(name, getattr(self, name), "must look like 'package.module:Name'")
 
 
 class ReportSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -126,6 +309,13 @@ class ReportSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     tearsheet: bool = True
     renderer: str = "reports.tearsheet:write_tearsheet"
     equity_sample_minutes: int = 60
+
+    def __post_init__(self) -> None:
+        """Require a ``module:Name`` renderer and a sampling interval of at least a minute."""
+        if not _IMPORT_PATH.match(self.renderer):
+            fail("renderer", self.renderer, "must look like 'package.module:Name'")
+        if self.equity_sample_minutes < 1:
+            fail("equity_sample_minutes", self.equity_sample_minutes, "must be >= 1")
 
 
 class CarrySection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -153,9 +343,27 @@ class RunConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     report: ReportSection = msgspec.field(default_factory=ReportSection)
     carry: CarrySection | None = None
 
+    def __post_init__(self) -> None:
+        """Require venues and strategies, unique venue names and a venue for every instrument."""
+        if not self.venues:
+            fail("venues", self.venues, "must name at least one venue")
+        if not self.strategies:
+            fail("strategies", self.strategies, "must name at least one strategy")
+        names: list[str] = []
+        for index, venue in enumerate(self.venues):
+            if venue.name in names:
+                fail(f"venues[{index}].name", venue.name, "is defined twice")
+            names.append(venue.name)
+        listed = [(f"data.instruments[{i}]", text) for i, text in enumerate(self.data.instruments)]
+        listed += [(f"data.bar_types[{i}]", text) for i, text in enumerate(self.data.bar_types)]
+        for field, text in listed:
+            trades_on = venue_of(bar_type_instrument(text) if field.startswith("data.bar") else text)
+            if trades_on not in names:
+                fail(field, text, f"trades on {trades_on}, which `venues` does not define ({names})")
+
 
 def load_run_config(path: str | Path) -> RunConfig:
-    """Read a run config from TOML and validate it.
+    """Read a run config from TOML and validate it, with every file and strategy it names.
 
     Parameters
     ----------
@@ -165,44 +373,175 @@ def load_run_config(path: str | Path) -> RunConfig:
     Returns
     -------
     RunConfig
-        The validated, immutable config.
+        The validated, immutable config. Its strategy sections parse into their config classes
+        (:func:`strategy_specs`), and its desk, carry and sessions files load; nothing reads data.
 
     Raises
     ------
     ConfigError
-        If the file is missing, is not valid TOML, or does not match the schema; the message names
-        the file, the field and the offending value.
+        If the file is missing, is not valid TOML, or does not match the schema, or a strategy
+        section, a referenced file or a value is invalid; the message names the file, the field
+        and the offending value.
     """
     file = Path(path)
     raw = read_toml(file, ConfigError)
     try:
         config = msgspec.convert(raw, RunConfig, strict=True)
     except msgspec.ValidationError as exc:
-        raise ConfigError(describe_validation_error(str(file), raw, str(exc))) from exc
-    _check_semantics(file, config)
+        raise ConfigError(describe_validation_error(str(file), raw, exc, schema=RunConfig)) from exc
+    _check_references(file, config)
+    strategy_specs(config, origin=str(file))
     return config
 
 
-def _check_semantics(file: Path, config: RunConfig) -> None:
-    if not config.venues:
-        raise ConfigError(f"{file}: `venues` must name at least one venue (value: [])")
-    if not config.strategies:
-        raise ConfigError(f"{file}: `strategies` must name at least one strategy (value: [])")
-    if not config.data.bar_types:
-        raise ConfigError(f"{file}: `data.bar_types` must list at least one bar type (value: [])")
-    for index, venue in enumerate(config.venues):
-        if not venue.base_currency and venue.account_type != "CASH":
-            raise ConfigError(
-                f"{file}: `venues[{index}].base_currency` is required for a {venue.account_type} account: "
-                f"equity, sizing and reports are valued in it (value: {venue.base_currency!r}); only a "
-                "CASH (spot) account may omit it and is then valued in USD"
-            )
-        if not venue.starting_balances:
-            raise ConfigError(f"{file}: `venues[{index}].starting_balances` must not be empty (value: [])")
-        for balance in venue.starting_balances:
-            parts = balance.split()
-            if len(parts) != 2:
+def _check_references(file: Path, config: RunConfig) -> None:
+    """Load the desk files and the carry file the run config names (errors name both files)."""
+    desk = config.desk
+    for name in ("budgets", "risk", "sizing"):
+        target = getattr(desk, name)
+        if not Path(target).is_file():
+            raise ConfigError(f"{file}: desk.{name} = {target!r}: no such file")
+    try:
+        assets = load_registry(tuple(desk.asset_classes))
+    except AssetClassError as exc:
+        raise ConfigError(f"{file}: desk.asset_classes = {list(desk.asset_classes)!r}: {exc}") from exc
+    for name, table in (("budgets", "alloc"), ("risk", "assets"), ("sizing", "assets")):
+        entries = desk.overrides.get(name, {}).get(table, {})
+        for asset in entries if isinstance(entries, dict) else ():
+            if asset not in assets:
                 raise ConfigError(
-                    f"{file}: `venues[{index}].starting_balances` entries look like '10000 USDT' "
-                    f"(value: {balance!r})"
+                    f"{file}: desk.overrides.{name}.{table}.{asset} = {entries[asset]!r}: "
+                    f"unknown asset class {asset!r} (known: {', '.join(assets.names)})"
                 )
+    try:
+        load_desk_config(desk.budgets, desk.risk, desk.sizing, desk.overrides, assets=assets)
+    except DeskConfigError as exc:
+        raise ConfigError(f"{file}: [desk] {exc}") from exc
+    if config.carry is not None:
+        target = config.carry.config
+        if not Path(target).is_file():
+            raise ConfigError(f"{file}: carry.config = {target!r}: no such file")
+        try:
+            load_carry_config(target)
+        except ConfigError as exc:
+            raise ConfigError(f"{file}: carry.config = {target!r}: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class StrategySpec:
+    """A strategy section resolved and parsed: its class and its validated config."""
+
+    index: int
+    strategy_cls: type[Strategy]
+    config: StrategyConfig
+
+    def build(self) -> Strategy:
+        """Instantiate the strategy."""
+        return self.strategy_cls(self.config)
+
+
+def strategy_specs(
+    config: RunConfig, *, origin: str = "run config", overrides: Mapping[str, Any] | None = None
+) -> list[StrategySpec]:
+    """Resolve every strategy section's classes by import path and parse its values.
+
+    This is the one place strategy sections are parsed: the loader calls it to fail early, the
+    engine to build the strategies. The config class states its own rules (unknown fields are
+    rejected, ranges checked in its ``__post_init__``).
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run config.
+    origin : str
+        The file named in errors.
+    overrides : mapping, optional
+        Values laid over every section's (a parameter-grid point).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``origin``, the field path (``strategies[0].config.fast_period``) and the value.
+    """
+    specs: list[StrategySpec] = []
+    ids: dict[str, int] = {}
+    for index, section in enumerate(config.strategies):
+        where = f"strategies[{index}]"
+        strategy_cls = _resolve_class(origin, f"{where}.path", section.path, Strategy)
+        config_cls = _resolve_class(origin, f"{where}.config_path", section.config_path, StrategyConfig)
+        if not issubclass(strategy_cls, RiskDeskClient):
+            raise ConfigError(
+                f"{origin}: {where}.path = {section.path!r}: does not accept a risk desk; "
+                "extend strategies.base.SignalStrategy"
+            )
+        raw = {**section.config, **(overrides or {})}
+        _precheck_identifiers(origin, f"{where}.config", raw, config_cls)
+        try:
+            parsed = msgspec.convert(raw, config_cls, strict=True, dec_hook=msgspec_decoding_hook)
+        except msgspec.ValidationError as exc:
+            message = describe_validation_error(origin, raw, exc, schema=config_cls, root=f"{where}.config")
+            raise ConfigError(message) from exc
+        except (FieldError, KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{origin}: {where}.config: {exc}") from exc
+        for attr, known, listing in (
+            ("instrument_id", config.data.instrument_ids(), "data.instruments or data.bar_types"),
+            ("bar_type", config.data.bar_types, "data.bar_types"),
+        ):
+            value = getattr(parsed, attr, None)
+            if value is not None and str(value) not in known:
+                raise ConfigError(
+                    f"{origin}: {where}.config.{attr} = {str(value)!r}: not in {listing} ({known}): "
+                    "the run would load no data for it"
+                )
+        strategy_id = f"{parsed.strategy_id or strategy_cls.__name__}-{parsed.order_id_tag}"
+        if strategy_id in ids:
+            raise ConfigError(
+                f"{origin}: {where}.config.order_id_tag = {parsed.order_id_tag!r}: strategy id "
+                f"{strategy_id} is already used by strategies[{ids[strategy_id]}]; give each an order_id_tag"
+            )
+        ids[strategy_id] = index
+        specs.append(StrategySpec(index, strategy_cls, parsed))
+    return specs
+
+
+def _resolve_class(origin: str, field: str, path: str, base: type) -> Any:
+    try:
+        target = resolve(path, field)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from exc
+    if not (isinstance(target, type) and issubclass(target, base)):
+        raise ConfigError(f"{origin}: {field} = {path!r}: is not a nautilus {base.__name__} class")
+    return target
+
+
+def _precheck_identifiers(origin: str, root: str, raw: Mapping[str, Any], config_cls: type) -> None:
+    """Check bar type and instrument id strings first: nautilus' parser aborts on some bad ones."""
+    checks = {BarType: bar_type_problem, InstrumentId: instrument_id_problem}
+    info = msgspec_inspect.type_info(config_cls)
+    if not isinstance(info, msgspec_inspect.StructType):
+        return
+    for field in info.fields:
+        value = raw.get(field.encode_name)
+        for kind, check in checks.items():
+            if not _mentions(field.type, kind):
+                continue
+            for position, text in _strings(value):
+                if (problem := check(text)) is not None:
+                    raise ConfigError(f"{origin}: {root}.{field.encode_name}{position} = {text!r}: {problem}")
+
+
+def _mentions(info: Any, kind: type) -> bool:
+    if isinstance(info, msgspec_inspect.CustomType):
+        return bool(info.cls is kind)
+    if isinstance(info, msgspec_inspect.UnionType):
+        return any(_mentions(member, kind) for member in info.types)
+    item = getattr(info, "item_type", None)
+    return item is not None and _mentions(item, kind)
+
+
+def _strings(value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [("", value)]
+    if isinstance(value, list):
+        return [(f"[{i}]", item) for i, item in enumerate(value) if isinstance(item, str)]
+    return []

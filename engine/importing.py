@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from engine.configs import ConfigError
+from engine.errors import ConfigError
 
 
 def resolve(path: str, field: str) -> Any:

@@ -27,8 +27,8 @@ import pandas as pd
 from nautilus_trader.model.data import BarType
 
 from engine.assets import load_registry
-from engine.backtest import MarketData, starting_equity
-from engine.configs import ConfigError, RunConfig, load_run_config
+from engine.backtest import DataError, MarketData, starting_equity
+from engine.configs import ConfigError, RunConfig, load_run_config, strategy_specs
 from engine.importing import resolve
 from research.validation import gates as gates_lib
 from research.validation import stress as stress_lib
@@ -81,6 +81,26 @@ def _variants(params: dict[str, Any], steps: Sequence[float]) -> list[tuple[str,
                     (f"{name} {'+' if sign > 0 else '-'}{round(step * 100)}%", {**params, name: moved})
                 )
     return variants
+
+
+def _invalid_variants(
+    run_config: RunConfig, origin: str, outcomes: list[FoldOutcome], steps: Sequence[float]
+) -> dict[str, str]:
+    """Return the perturbation variants some fold cannot run (e.g. a fast period moved onto the slow one).
+
+    Such a variant is left out of every fold (its aggregate would mix folds) and reported with the
+    strategy config's reason, instead of failing the whole validation mid-run.
+    """
+    skipped: dict[str, str] = {}
+    for outcome in outcomes:
+        for label, params in _variants(outcome.params, steps):
+            if label in skipped:
+                continue
+            try:
+                strategy_specs(run_config, origin=origin, overrides=params)
+            except ConfigError as exc:
+                skipped[label] = f"fold {outcome.fold.index}: {exc}"
+    return skipped
 
 
 def router_settings(run_config: RunConfig) -> tuple[SessionsConfig, str | None]:
@@ -190,9 +210,11 @@ def validate(config: ValidationConfig, *, catalog: str | None = None) -> dict[st
             for label, shock in shocks.items()
         }
         variants: dict[str, list[WindowTask]] = {}
+        skipped = _invalid_variants(run_config, config.backtest, outcomes, s.perturbations)
         for outcome in outcomes:
             for label, params in _variants(outcome.params, s.perturbations):
-                variants.setdefault(label, []).append(test_task(config, outcome.fold, params, catalog))
+                if label not in skipped:
+                    variants.setdefault(label, []).append(test_task(config, outcome.fold, params, catalog))
         batches.update(sorted(variants.items()))
         flat = [task for tasks in batches.values() for task in tasks]
         done = iter(run(flat) if flat else [])
@@ -216,6 +238,7 @@ def validate(config: ValidationConfig, *, catalog: str | None = None) -> dict[st
         "bootstrap_trades": bootstrap,
         "perturbation_pass_rate": pass_rate,
         "perturbation": perturbation,
+        "perturbation_skipped": [{"variant": k, "reason": v} for k, v in sorted(skipped.items())],
         "reruns": reruns,
         "cost_shocks": stress_lib.cost_shock_scenarios(
             pnls,
@@ -332,6 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         gates_lib.GatesConfigError,
         ConfigError,
         FeatureConfigError,
+        DataError,
         FileNotFoundError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal
 
 import pandas as pd
 from nautilus_trader.config import StrategyConfig
@@ -23,6 +24,7 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.orders import OrderList, StopMarketOrder
 from nautilus_trader.trading.strategy import Strategy
 
+from catalog.tomlconfig import at_least, fail, non_negative
 from engine.journal import MarketSnapshot
 from engine.orders import (
     ENTRY_TAG,
@@ -36,7 +38,7 @@ from engine.orders import (
 )
 from engine.risk import RiskDesk, SignalStrength, SizingDecision, TradeIntent
 from engine.risk.market import snapshot_of_bar
-from strategies.features.config import SessionsConfig, load_sessions_config
+from strategies.features.config import REGIME_NAMES, FeatureConfigError, SessionsConfig, load_sessions_config
 from strategies.features.router import EntryRouter
 
 __all__ = [
@@ -65,8 +67,13 @@ class Signal:
     strength: SignalStrength = SignalStrength.NORMAL
 
 
-class SignalStrategyConfig(StrategyConfig, frozen=True, kw_only=True):
+class SignalStrategyConfig(StrategyConfig, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Configure the bracket mechanics every strategy shares.
+
+    Unknown fields are rejected and every value is range-checked in ``__post_init__`` (msgspec runs
+    it on every parse and construction); a subclass adds its own rules by overriding
+    ``__post_init__`` and calling ``super().__post_init__()`` first (``catalog.tomlconfig`` has the
+    checks, raising ``FieldError`` with the field and the value).
 
     Parameters
     ----------
@@ -103,13 +110,13 @@ class SignalStrategyConfig(StrategyConfig, frozen=True, kw_only=True):
         Earlier bars still warm the indicators: a walk-forward test window starts trading at its
         first bar with indicators fed by the bars before it.
     sessions_config : str, optional
-        A sessions/regimes TOML file (``configs/sessions.toml``) read when the strategy is built;
-        None uses the same values built in.
+        A sessions/regimes TOML file (``configs/sessions.toml``), read and checked with the config
+        and again when the strategy is built; None uses the same values built in.
     """
 
     instrument_id: InstrumentId
     bar_type: BarType
-    entry_order_type: str = "MARKET"
+    entry_order_type: Literal["MARKET", "LIMIT"] = "MARKET"
     limit_offset_ticks: int = 0
     entry_expire_bars: int = 0
     reverse_on_opposite: bool = True
@@ -122,6 +129,35 @@ class SignalStrategyConfig(StrategyConfig, frozen=True, kw_only=True):
     sessions_config: str | None = None
     trade_from_ns: int = 0
 
+    def __post_init__(self) -> None:
+        """Reject values no strategy can trade with (FieldError names the field and the value)."""
+        if self.bar_type.instrument_id != self.instrument_id:
+            fail("bar_type", str(self.bar_type), f"must be bars of instrument_id ({self.instrument_id})")
+        at_least(self, 0, "limit_offset_ticks", "entry_expire_bars", "time_stop_bars", "trade_from_ns")
+        non_negative(self, "trailing_activation_r", "trailing_distance_r")
+        if (self.trailing_activation_r > 0) != (self.trailing_distance_r > 0):
+            fail(
+                "trailing_distance_r",
+                self.trailing_distance_r,
+                f"set both trailing_activation_r ({self.trailing_activation_r!r}) and "
+                "trailing_distance_r above 0, or neither",
+            )
+        sessions = SessionsConfig()
+        if self.sessions_config is not None:
+            try:
+                sessions = load_sessions_config(self.sessions_config)
+            except FeatureConfigError as exc:
+                fail("sessions_config", self.sessions_config, str(exc))
+        for field, known in (
+            ("allowed_sessions", tuple(sessions.sessions)),
+            ("allowed_regimes", REGIME_NAMES),
+            ("disallowed_regimes", REGIME_NAMES),
+        ):
+            values = getattr(self, field)
+            unknown = sorted(set(values or ()) - set(known))
+            if unknown:
+                fail(field, values, f"unknown {unknown} (known: {list(known)})")
+
 
 class SignalStrategy(Strategy):
     """Turn the signals of a subclass into risk-checked bracket orders.
@@ -132,23 +168,12 @@ class SignalStrategy(Strategy):
 
     def __init__(self, config: SignalStrategyConfig) -> None:
         super().__init__(config)
-        if config.entry_order_type not in ("MARKET", "LIMIT"):
-            raise ValueError(f"entry_order_type must be MARKET or LIMIT (value: {config.entry_order_type!r})")
         self._instrument_id: InstrumentId = config.instrument_id
         self._bar_type: BarType = config.bar_type
         self._entry_order_type = OrderType.MARKET if config.entry_order_type == "MARKET" else OrderType.LIMIT
         self._limit_offset_ticks = config.limit_offset_ticks
         self._entry_expire_bars = config.entry_expire_bars
         self._reverse = config.reverse_on_opposite
-        if config.time_stop_bars < 0:
-            raise ValueError(f"time_stop_bars must be >= 0 (value: {config.time_stop_bars})")
-        if config.trailing_activation_r < 0 or config.trailing_distance_r < 0:
-            raise ValueError(
-                "trailing_activation_r and trailing_distance_r must be >= 0 "
-                f"(values: {config.trailing_activation_r}, {config.trailing_distance_r})"
-            )
-        if (config.trailing_activation_r > 0) != (config.trailing_distance_r > 0):
-            raise ValueError("set both trailing_activation_r and trailing_distance_r, or neither")
         self._time_stop_bars = config.time_stop_bars
         self._trade_from_ns = config.trade_from_ns
         self._trail_activation = config.trailing_activation_r

@@ -7,6 +7,7 @@ from nautilus_trader.indicators.base import Indicator
 from nautilus_trader.model.data import Bar
 from nautilus_trader.model.enums import OrderSide
 
+from catalog.tomlconfig import at_least, below, non_negative, positive
 from engine.risk import SignalStrength
 from strategies.base import Signal, SignalStrategy, SignalStrategyConfig
 
@@ -33,15 +34,19 @@ class EMACrossConfig(SignalStrategyConfig, frozen=True, kw_only=True):
     tp_atr: float = 3.0
     strong_spread_atr: float = 0.5
 
+    def __post_init__(self) -> None:
+        """Require periods >= 1 with fast below slow, positive ATR multiples and a spread >= 0."""
+        super().__post_init__()
+        at_least(self, 1, "fast_period", "slow_period", "atr_period")
+        below(self, "fast_period", "slow_period")
+        positive(self, "sl_atr", "tp_atr")
+        non_negative(self, "strong_spread_atr")
+
 
 class EMACross(SignalStrategy):
     """Go with the trend when a fast EMA crosses a slow EMA; bracket the entry by ATR multiples."""
 
     def __init__(self, config: EMACrossConfig) -> None:
-        if config.fast_period >= config.slow_period:
-            raise ValueError(
-                f"fast_period must be below slow_period (values: {config.fast_period}, {config.slow_period})"
-            )
         super().__init__(config)
         self._fast = ExponentialMovingAverage(config.fast_period)
         self._slow = ExponentialMovingAverage(config.slow_period)

@@ -27,6 +27,7 @@ from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.greeks_data import GreeksData
 from nautilus_trader.model.identifiers import InstrumentId
 
+from catalog.tomlconfig import at_least, below, fail, non_negative, positive
 from engine.options import CHAIN_CLIENT_ID, mid_bar_type
 from engine.risk.market import snapshot_of_bar
 from strategies.base import Signal, SignalStrategy, SignalStrategyConfig
@@ -176,6 +177,39 @@ class LongPremiumConfig(SignalStrategyConfig, frozen=True, kw_only=True):
     stop_loss_pct: float = 0.45
     time_stop_dte_divisor: float = 7.0
     flatten_dates: list[str] = []
+
+    def __post_init__(self) -> None:
+        """Require a valid trend, delta and DTE band, exits that keep a positive stop, ISO dates."""
+        super().__post_init__()
+        at_least(self, 1, "fast_period", "slow_period")
+        below(self, "fast_period", "slow_period")
+        for name in ("delta_min", "target_delta", "delta_max"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                fail(name, value, "an absolute delta in (0, 1]")
+        if not self.delta_min <= self.target_delta <= self.delta_max:
+            fail(
+                "target_delta",
+                self.target_delta,
+                f"must lie in [delta_min, delta_max] ([{self.delta_min!r}, {self.delta_max!r}])",
+            )
+        at_least(self, 0, "dte_min")
+        if self.dte_max < self.dte_min:
+            fail("dte_max", self.dte_max, f"must be >= dte_min ({self.dte_min!r})")
+        non_negative(self, "max_iv_inversion")
+        positive(self, "take_profit_pct")
+        if not 0.0 < self.stop_loss_pct < 1.0:
+            fail(
+                "stop_loss_pct",
+                self.stop_loss_pct,
+                "a fraction of the premium in (0, 1): the stop stays above 0",
+            )
+        at_least(self, 1, "time_stop_dte_divisor")
+        for index, text in enumerate(self.flatten_dates):
+            try:
+                datetime.fromisoformat(text)
+            except ValueError:
+                fail(f"flatten_dates[{index}]", text, "must be an ISO date, e.g. '2014-06-05'")
 
 
 class LongPremium(SignalStrategy):

@@ -7,6 +7,7 @@ from nautilus_trader.indicators.base import Indicator
 from nautilus_trader.model.data import Bar
 from nautilus_trader.model.enums import OrderSide
 
+from catalog.tomlconfig import at_least, below, fail, non_negative, positive
 from engine.risk import SignalStrength
 from strategies.base import Signal, SignalStrategy, SignalStrategyConfig
 
@@ -41,16 +42,22 @@ class MeanReversionConfig(SignalStrategyConfig, frozen=True, kw_only=True):
     sl_atr: float = 1.5
     min_target_atr: float = 0.5
 
+    def __post_init__(self) -> None:
+        """Require periods >= 1 (bands >= 2), positive widths, 0 < oversold < overbought < 100."""
+        super().__post_init__()
+        at_least(self, 2, "bb_period")
+        at_least(self, 1, "rsi_period", "atr_period")
+        positive(self, "bb_k", "sl_atr", "rsi_oversold", "rsi_overbought")
+        non_negative(self, "min_target_atr")
+        below(self, "rsi_oversold", "rsi_overbought")
+        if not self.rsi_overbought < 100.0:
+            fail("rsi_overbought", self.rsi_overbought, "RSI levels are on a 0-100 scale: must be below 100")
+
 
 class MeanReversion(SignalStrategy):
     """Fade closes outside the Bollinger bands when RSI confirms; target the middle band."""
 
     def __init__(self, config: MeanReversionConfig) -> None:
-        if not 0.0 < config.rsi_oversold < config.rsi_overbought < 100.0:
-            raise ValueError(
-                "need 0 < rsi_oversold < rsi_overbought < 100 "
-                f"(values: {config.rsi_oversold}, {config.rsi_overbought})"
-            )
         super().__init__(config)
         self._bands = BollingerBands(config.bb_period, config.bb_k)
         self._rsi = RelativeStrengthIndex(config.rsi_period)

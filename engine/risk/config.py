@@ -7,6 +7,7 @@ and the value.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import msgspec
 
-from catalog.tomlconfig import describe_validation_error, nested_error, read_toml
+from catalog.tomlconfig import describe_validation_error, read_toml
 
 if TYPE_CHECKING:
     from engine.assets.registry import AssetRegistry
@@ -215,18 +216,17 @@ def convert_section(
     origin: str,
     *,
     at: tuple[str, ...] = (),
-    whole: dict[str, Any] | None = None,
 ) -> T:
     """Convert a raw mapping into ``schema``, raising :class:`DeskConfigError` naming field and value.
 
-    ``at`` is the mapping's path inside ``whole`` (the file's whole content), so a nested table's
-    error names its full field path (``assets.forex.timezone``).
+    ``at`` is the mapping's path inside its file, so a nested table's error names its full field
+    path (``assets.forex.timezone``).
     """
     try:
         return msgspec.convert(raw, schema, strict=True)
     except msgspec.ValidationError as exc:
-        message = nested_error(str(exc), at) if at else str(exc)
-        raise DeskConfigError(describe_validation_error(origin, whole or raw, message)) from exc
+        root = ".".join(at)
+        raise DeskConfigError(describe_validation_error(origin, raw, exc, schema=schema, root=root)) from exc
 
 
 def load_desk_config(
@@ -305,7 +305,7 @@ def desk_config_from_raw(
     for asset in assets:
         table = risk_tables.get(asset.name, {})
         risk_by_asset[asset.name] = convert_section(
-            table, asset.risk_schema, risk_file, at=("assets", asset.name), whole=risk
+            table, asset.risk_schema, risk_file, at=("assets", asset.name)
         )
     budgets_config = convert_section(budgets, BudgetsConfig, budgets_file)
     _known(assets, budgets_config.alloc, budgets_file, "alloc")
@@ -313,9 +313,7 @@ def desk_config_from_raw(
     _known(assets, sizing_config.assets, sizing_file, "assets")
     config = DeskConfig(
         budgets=budgets_config,
-        risk=convert_section(
-            {k: v for k, v in risk.items() if k != "assets"}, RiskConfig, risk_file, whole=risk
-        ),
+        risk=convert_section({k: v for k, v in risk.items() if k != "assets"}, RiskConfig, risk_file),
         sizing=sizing_config,
         assets=assets,
         risk_by_asset=risk_by_asset,
@@ -342,12 +340,12 @@ def _known(assets: AssetRegistry, table: Mapping[str, Any], origin: str, field: 
 def check_desk_config(
     config: DeskConfig, origins: tuple[str, str, str] = ("budgets", "risk", "sizing")
 ) -> None:
-    """Reject values the schema allows but the desk cannot honour (ranges, orderings, sums)."""
+    """Reject values the schema allows but the desk cannot honour (ranges, orderings, sums, NaN)."""
     budgets_file, risk_file, sizing_file = origins
     budgets = config.budgets
     for asset, value in budgets.alloc.items():
-        if value < 0:
-            fail(budgets_file, f"alloc.{asset}", value, "must not be negative")
+        if not (math.isfinite(value) and value >= 0):
+            fail(budgets_file, f"alloc.{asset}", value, "must be a finite number >= 0")
         if budgets.alloc_mode == "percent" and value > 1.0:
             fail(budgets_file, f"alloc.{asset}", value, "is a fraction of the wallet in percent mode: 0..1")
     if budgets.alloc_mode == "percent":
@@ -360,10 +358,12 @@ def check_desk_config(
                     total,
                     f"fractions of the {wallet} wallet ({', '.join(members)}) sum > 1",
                 )
-    if budgets.reallocation_step_usd <= 0:
+    if not budgets.reallocation_step_usd > 0:
         fail(budgets_file, "reallocation_step_usd", budgets.reallocation_step_usd, "must be positive")
     paper = budgets.paper
-    if paper.start_equity_usd <= 0 or paper.auto_topup_amount_usd <= 0 or paper.auto_topup_threshold_usd < 0:
+    if not (
+        paper.start_equity_usd > 0 and paper.auto_topup_amount_usd > 0 and paper.auto_topup_threshold_usd >= 0
+    ):
         fail(budgets_file, "paper", paper, "start equity and top-up must be positive, threshold >= 0")
 
     risk = config.risk
@@ -374,19 +374,19 @@ def check_desk_config(
             value = getattr(rails, name)
             if not 0.0 < value <= 1.0:
                 fail(risk_file, f"assets.{name_of}.{name}", value, "must be in (0, 1]")
-        if rails.leverage_cap <= 0:
+        if not (math.isfinite(rails.leverage_cap) and rails.leverage_cap > 0):
             fail(risk_file, f"assets.{name_of}.leverage_cap", rails.leverage_cap, "must be positive")
         if rails.max_concurrent < 1:
             fail(risk_file, f"assets.{name_of}.max_concurrent", rails.max_concurrent, "must be at least 1")
         asset_class.check_risk(rails, risk_file)
     if risk.cooldown_seconds < 0:
         fail(risk_file, "cooldown_seconds", risk.cooldown_seconds, "must not be negative")
-    if risk.per_trade_breach_multiple <= 0.0:
+    if not risk.per_trade_breach_multiple > 0.0:
         fail(risk_file, "per_trade_breach_multiple", risk.per_trade_breach_multiple, "must be positive")
     correlation = risk.correlation
     if not 0.0 < correlation.threshold <= 1.0:
         fail(risk_file, "correlation.threshold", correlation.threshold, "must be in (0, 1]")
-    if not correlation.group_exposure_cap > 0.0:
+    if not (math.isfinite(correlation.group_exposure_cap) and correlation.group_exposure_cap > 0):
         fail(risk_file, "correlation.group_exposure_cap", correlation.group_exposure_cap, "must be positive")
     if correlation.window_bars < 3 or not 3 <= correlation.min_overlap_bars <= correlation.window_bars:
         fail(
@@ -401,21 +401,34 @@ def check_desk_config(
     sizing = config.sizing
     if not 0.0 < sizing.pair_cap_fraction <= 1.0:
         fail(sizing_file, "pair_cap_fraction", sizing.pair_cap_fraction, "must be in (0, 1]")
-    if sizing.fixed_notional_usd <= 0:
-        fail(sizing_file, "fixed_notional_usd", sizing.fixed_notional_usd, "must be positive")
-    if sizing.fixed_until_equity_usd < 0:
-        fail(sizing_file, "fixed_until_equity_usd", sizing.fixed_until_equity_usd, "must not be negative")
+    for name in ("fixed_notional_usd", "notional_cap_threshold_usd"):
+        if not (math.isfinite(getattr(sizing, name)) and getattr(sizing, name) > 0):
+            fail(sizing_file, name, getattr(sizing, name), "must be positive")
+    if not (math.isfinite(sizing.fixed_until_equity_usd) and sizing.fixed_until_equity_usd >= 0):
+        fail(sizing_file, "fixed_until_equity_usd", sizing.fixed_until_equity_usd, "must be >= 0")
     ladder = sizing.ladder
     if not 0.0 < ladder.min_multiplier <= 1.0 <= ladder.max_multiplier:
         fail(sizing_file, "ladder", (ladder.min_multiplier, ladder.max_multiplier), "needs min <= 1 <= max")
     if ladder.window_days < 1:
-        fail(sizing_file, "ladder.window_days", ladder.window_days, "must be at least 1")
+        fail(sizing_file, "ladder.window_days", ladder.window_days, "must be >= 1")
     thresholds = [rung.profit_usd for rung in ladder.rungs]
     if thresholds != sorted(thresholds) or len(set(thresholds)) != len(thresholds):
         fail(sizing_file, "ladder.rungs", thresholds, "profit thresholds must be strictly increasing")
-    for rung in ladder.rungs:
-        if not rung.multiplier > 0:
-            fail(sizing_file, "ladder.rungs.multiplier", rung.multiplier, "must be positive")
+    for index, rung in enumerate(ladder.rungs):
+        if not ladder.min_multiplier <= rung.multiplier <= ladder.max_multiplier:
+            fail(
+                sizing_file,
+                f"ladder.rungs[{index}].multiplier",
+                rung.multiplier,
+                f"must lie in [{ladder.min_multiplier}, {ladder.max_multiplier}] (min/max_multiplier)",
+            )
+    drawdown = sizing.drawdown
+    if not 0.0 < drawdown.step_drawdown <= 1.0:
+        fail(sizing_file, "drawdown.step_drawdown", drawdown.step_drawdown, "must be in (0, 1]")
+    if not 0.0 <= drawdown.risk_reduction < 1.0:
+        fail(sizing_file, "drawdown.risk_reduction", drawdown.risk_reduction, "must be in [0, 1)")
+    if not 0.0 < drawdown.floor <= 1.0:
+        fail(sizing_file, "drawdown.floor", drawdown.floor, "must be in (0, 1]")
     for asset_class in config.assets:
         numbers = config.asset_sizing(asset_class.name)
         if not 0.0 < numbers.risk_fraction_min <= numbers.risk_fraction <= numbers.risk_fraction_max <= 1.0:
@@ -425,6 +438,14 @@ def check_desk_config(
                 numbers.risk_fraction,
                 f"must lie in its band [{numbers.risk_fraction_min}, {numbers.risk_fraction_max}]",
             )
+        for name in ("base_risk_pct", "percent_above_threshold"):
+            if not 0.0 < getattr(numbers, name) <= 1.0:
+                fail(
+                    sizing_file,
+                    f"assets.{asset_class.name}.{name}",
+                    getattr(numbers, name),
+                    "must be in (0, 1]",
+                )
 
 
 def fail(origin: str, field: str, value: object, problem: str) -> None:

@@ -7,6 +7,9 @@ executor, the stress suite and the gates file. Bad values fail at load, naming f
 
 from __future__ import annotations
 
+import itertools
+import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,7 +17,7 @@ import msgspec
 
 from catalog.tomlconfig import describe_validation_error, read_toml
 from engine.assets import AssetClassError, load_registry
-from engine.configs import ConfigError, load_run_config
+from engine.configs import ConfigError, load_run_config, strategy_specs
 
 
 class ValidationConfigError(ValueError):
@@ -95,9 +98,11 @@ def load_validation_config(path: str | Path) -> ValidationConfig:
     """
     raw = read_toml(path, ValidationConfigError)
     try:
-        config = msgspec.convert(raw, ValidationConfig)
+        config = msgspec.convert(raw, ValidationConfig, strict=True)
     except msgspec.ValidationError as exc:
-        raise ValidationConfigError(describe_validation_error(str(path), raw, str(exc))) from exc
+        raise ValidationConfigError(
+            describe_validation_error(str(path), raw, exc, schema=ValidationConfig)
+        ) from exc
     _check(config, str(path))
     return config
 
@@ -107,6 +112,15 @@ def _fail(origin: str, field: str, value: object, why: str) -> None:
 
 
 def _check(config: ValidationConfig, origin: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", config.strategy_id):
+        _fail(
+            origin,
+            "strategy_id",
+            config.strategy_id,
+            "names the report folder: letters, digits, '_', '.', '-'",
+        )
+    if config.seed < 0:
+        _fail(origin, "seed", config.seed, "must be >= 0")
     windows = config.windows
     for field in ("train_days", "test_days"):
         if not getattr(windows, field) > 0:
@@ -123,16 +137,28 @@ def _check(config: ValidationConfig, origin: str) -> None:
             _fail(origin, f"search.params.{name}", values, "needs at least one value")
     if config.stress.monte_carlo_runs < 1:
         _fail(origin, "stress.monte_carlo_runs", config.stress.monte_carlo_runs, "must be >= 1")
+    for value in config.stress.fee_multipliers:
+        if not (math.isfinite(value) and value > 0):
+            _fail(origin, "stress.fee_multipliers", config.stress.fee_multipliers, "each must be positive")
+    for name in ("slippage_bps", "latency_ms"):
+        value = getattr(config.stress, name)
+        if not (math.isfinite(value) and value >= 0):
+            _fail(origin, f"stress.{name}", value, "must be a finite number >= 0")
     for value in config.stress.perturbations:
         if not 0 < value < 1:
             _fail(origin, "stress.perturbations", config.stress.perturbations, "each must be in (0, 1)")
     if not Path(config.backtest).is_file():
         _fail(origin, "backtest", config.backtest, "no such run config")
+    _check_grid(config, origin)
+
+
+def _check_grid(config: ValidationConfig, origin: str) -> None:
+    """Load the run config and parse its strategies with every grid point (a typo fails here)."""
     try:
-        classes = load_run_config(config.backtest).desk.asset_classes
-        registry = load_registry(tuple(classes))
+        run_config = load_run_config(config.backtest)
+        registry = load_registry(tuple(run_config.desk.asset_classes))
     except (ConfigError, AssetClassError) as exc:
-        _fail(origin, "backtest", config.backtest, str(exc))
+        raise ValidationConfigError(f"{origin}: backtest = {config.backtest!r}: {exc}") from exc
     if config.asset_class not in registry:
         _fail(
             origin,
@@ -140,3 +166,12 @@ def _check(config: ValidationConfig, origin: str) -> None:
             config.asset_class,
             f"unknown asset class (known: {', '.join(registry.names)})",
         )
+    names = sorted(config.search.params)
+    for values in itertools.product(*(config.search.params[name] for name in names)):
+        point = dict(zip(names, values, strict=True))
+        try:
+            strategy_specs(run_config, origin=config.backtest, overrides=point)
+        except ConfigError as exc:
+            raise ValidationConfigError(
+                f"{origin}: search.params = {point!r}: this grid point is not a valid strategy config: {exc}"
+            ) from exc

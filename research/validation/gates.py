@@ -22,7 +22,7 @@ from typing import Any, Literal, TypedDict
 
 import msgspec
 
-from catalog.tomlconfig import describe_validation_error, nested_error, read_toml
+from catalog.tomlconfig import describe_validation_error, read_toml
 from engine.assets import AssetRegistry, builtin_registry
 from strategies.features.config import REGIME_NAMES, SessionsConfig
 
@@ -203,12 +203,14 @@ def gates_config_from_raw(
             try:
                 msgspec.convert(table, AssetGates, strict=True)
             except msgspec.ValidationError as exc:
-                message = nested_error(str(exc), ("assets", name))
-                raise GatesConfigError(describe_validation_error(origin, raw, message)) from exc
+                message = describe_validation_error(
+                    origin, table, exc, schema=AssetGates, root=f"assets.{name}"
+                )
+                raise GatesConfigError(message) from exc
     try:
         config = msgspec.convert(raw, GatesConfig, strict=True)
     except msgspec.ValidationError as exc:
-        raise GatesConfigError(describe_validation_error(origin, raw, str(exc))) from exc
+        raise GatesConfigError(describe_validation_error(origin, raw, exc, schema=GatesConfig)) from exc
     registry = assets or builtin_registry()
     for name in config.assets:
         if name not in registry:

@@ -80,8 +80,7 @@ from nautilus_trader.indicators.base import Indicator
 from nautilus_trader.model.data import Bar
 
 from engine.backtest import DataError, MarketData, assemble, load_desk, load_market_data
-from engine.configs import ConfigError, RunConfig, load_run_config
-from engine.importing import resolve
+from engine.configs import ConfigError, RunConfig, load_run_config, strategy_specs
 from engine.journal import Journal
 from engine.risk import DeskConfigError
 from strategies.base import Signal, SignalStrategy
@@ -580,14 +579,8 @@ def declared_warmup(config: RunConfig) -> tuple[int, str]:
         If a strategy config cannot be built from its section.
     """
     best, source = 0, "none"
-    for index, section in enumerate(config.strategies):
-        config_cls = resolve(section.config_path, f"strategies[{index}].config_path")
-        try:
-            strategy_config = config_cls.parse(json.dumps(section.config))
-        except Exception as exc:
-            raise ConfigError(
-                f"`strategies[{index}].config` is invalid for {section.config_path}: {exc}"
-            ) from exc
+    for spec in strategy_specs(config):
+        index, strategy_config = spec.index, spec.config
         names: tuple[str, ...] = getattr(strategy_config, "__struct_fields__", ())
         declared = getattr(strategy_config, "warmup_bars", None)
         if isinstance(declared, int):

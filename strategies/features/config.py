@@ -193,15 +193,15 @@ def sessions_config_from_raw(raw: dict[str, Any], origin: str) -> SessionsConfig
     if isinstance(sessions, dict):  # msgspec does not name dict keys in its error paths: check each
         for name, window in sessions.items():
             try:
-                msgspec.convert(window, SessionWindow)
+                msgspec.convert(window, SessionWindow, strict=True)
             except msgspec.ValidationError as exc:
                 text, _, location = str(exc).partition(" - at `$")
                 message = f"{text} - at `$.sessions.{name}{location or '`'}"
                 raise FeatureConfigError(describe_validation_error(origin, raw, message)) from None
     try:
-        config = msgspec.convert(raw, SessionsConfig)
+        config = msgspec.convert(raw, SessionsConfig, strict=True)
     except msgspec.ValidationError as exc:
-        raise FeatureConfigError(describe_validation_error(origin, raw, str(exc))) from None
+        raise FeatureConfigError(describe_validation_error(origin, raw, exc, schema=SessionsConfig)) from None
     return check_sessions_config(config, origin)
 
 

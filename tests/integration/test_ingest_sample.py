@@ -113,7 +113,8 @@ def test_json_line(run: Run) -> None:
     line = run.report.to_json_line()
     assert "\n" not in line
     payload = json.loads(line)
-    assert list(payload) == ["catalog", "instruments", "bars", "quarantined", "gaps"]
+    assert list(payload) == ["catalog", "instruments", "bars", "quarantined", "gaps", "rounded_volume"]
+    assert payload["rounded_volume"] == dict.fromkeys(payload["quarantined"], 0)
     assert payload["catalog"] == str(run.catalog_dir.resolve())
     assert payload["bars"] == EXPECTED_BARS
 

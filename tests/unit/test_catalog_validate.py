@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import polars as pl
@@ -226,3 +227,48 @@ def test_a_clean_month_of_real_minutes_keeps_every_row() -> None:
     )
     assert result.kept.height == 43_200
     assert result.quarantine.height == 0
+
+
+def test_volume_finer_than_the_size_precision_is_rounded_half_to_even(
+    tmp_path: Path, lines: list[list[str]]
+) -> None:
+    # Real rows: Bybit BTCUSDT volumes carry 3 decimals; an instrument with size precision 2 (a
+    # 0.01 size step) cannot hold them. Two rows are set on exact ties to pin the rounding rule.
+    lines[1][_col("volume")] = "0.125"
+    lines[2][_col("volume")] = "0.135"
+    source = _source(_write(tmp_path, lines))
+    result = validate_bars(
+        read_source(source),
+        source.name,
+        source.interval_ns,
+        file="btc.csv",
+        price_precision=1,
+        size_precision=2,
+    )
+    raws = [Decimal(fields[_col("volume")]) for fields in lines[1:]]
+    step = Decimal("0.01")
+    assert result.quarantine.height == 0
+    assert result.kept.height == ROWS
+    volumes = result.kept.get_column("volume").to_list()
+    assert volumes == [float(raw.quantize(step, rounding=ROUND_HALF_EVEN)) for raw in raws]
+    assert volumes[:2] == [0.12, 0.14]
+    assert result.rounded_volumes == sum(raw != raw.quantize(step) for raw in raws)
+    assert result.rounded_volumes > ROWS // 2
+    assert result.rounded_volume_example == (
+        "btc.csv row 1: volume=0.125 rounded to 0.12 (size precision 2, half to even)"
+    )
+    prices = result.kept.select("open", "high", "low", "close").rows()
+    assert prices == [
+        tuple(float(fields[_col(f)]) for f in ("open", "high", "low", "close")) for fields in lines[1:]
+    ]
+
+
+def test_a_price_finer_than_the_price_precision_is_still_quarantined_not_rounded(
+    tmp_path: Path, lines: list[list[str]]
+) -> None:
+    lines[10][_col("high")] = lines[10][_col("high")] + "4"  # e.g. 104402.74 at price precision 1
+    lines[11][_col("volume")] = "12.3456"
+    result = _validate(_write(tmp_path, lines))
+    assert [(row, field) for row, field, _, _ in _rows(result)] == [(10, "high")]
+    assert result.rounded_volumes == 1
+    assert 10 not in result.kept.get_column("row").to_list()

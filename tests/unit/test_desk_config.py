@@ -97,3 +97,34 @@ def test_run_config_overrides_change_one_value_and_are_validated_like_the_file()
         _load_with({"risk": {"assets": {"crypto_spot": {"max_sl_pct": 1.5}}}})
     with pytest.raises(DeskConfigError, match="unknown file 'rsik'"):
         _load_with({"rsik": {}})
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "message"),
+    [
+        (
+            "sizing",
+            "step_drawdown = 0.05",
+            "step_drawdown = 0.0",
+            r"drawdown\.step_drawdown = 0\.0: must be in \(0, 1\]",
+        ),
+        ("sizing", "floor = 0.0025", "floor = -0.01", r"drawdown\.floor = -0\.01"),
+        (
+            "sizing",
+            "fixed_notional_usd = 10.0",
+            "fixed_notional_usd = nan",
+            r"fixed_notional_usd = nan: must be positive",
+        ),
+        (
+            "budgets",
+            "reallocation_step_usd = 100.0",
+            "reallocation_step_usd = nan",
+            r"reallocation_step_usd = nan",
+        ),
+    ],
+)
+def test_more_out_of_range_values_are_rejected(tmp_path, name, old, new, message):
+    path = _write(tmp_path, name, (old, new))
+    with pytest.raises(DeskConfigError, match=message) as info:
+        _load(**{name: path})
+    assert str(info.value).startswith(str(path))
