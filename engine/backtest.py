@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from nautilus_trader.backtest.config import FillModelFactory
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
-from nautilus_trader.backtest.models import FillModel, FixedFeeModel, LatencyModel, MakerTakerFeeModel
+from nautilus_trader.backtest.models import FixedFeeModel, LatencyModel, MakerTakerFeeModel
+from nautilus_trader.common.config import ActorFactory
 from nautilus_trader.config import LoggingConfig, RiskEngineConfig
 from nautilus_trader.model.currencies import Currency
 from nautilus_trader.model.data import Bar, BarType
@@ -39,6 +41,7 @@ from engine import metrics as metrics_lib
 from engine import results
 from engine.configs import ConfigError, RunConfig, VenueSection, load_run_config
 from engine.equity import EquitySampler, EquitySamplerConfig
+from engine.fills import importable_configs
 from engine.importing import resolve
 from engine.journal import Journal
 from engine.options import CHAIN_CLIENT_ID, OptionData, OptionExpiry, load_option_data, wrap_greeks
@@ -119,7 +122,19 @@ def load_market_data(config: RunConfig) -> MarketData:
 
 
 def venue_kwargs(venue: VenueSection, seed: int) -> dict[str, Any]:
-    """Translate a venue section into ``BacktestEngine.add_venue`` keyword arguments."""
+    """Translate a venue section into ``BacktestEngine.add_venue`` keyword arguments.
+
+    The fill model is :class:`engine.fills.GapFillModel` with its :class:`engine.fills.BarTape`
+    module (``modules``), built from their importable configs by nautilus' factories as a paper
+    sandbox builds them: a stop-market gapped over fills at the bar's open unless the section's
+    ``fill_model.stop_gap_fill`` is ``"trigger"``.
+    """
+    fill_config, tape_config = importable_configs(
+        prob_fill_on_limit=venue.fill_model.prob_fill_on_limit,
+        prob_slippage=venue.fill_model.prob_slippage,
+        random_seed=seed,
+        stop_gap_fill=venue.fill_model.stop_gap_fill,
+    )
     balances = [
         Money(Decimal(amount), Currency.from_str(code))
         for amount, code in (b.split() for b in venue.starting_balances)
@@ -145,11 +160,8 @@ def venue_kwargs(venue: VenueSection, seed: int) -> dict[str, Any]:
         "starting_balances": balances,
         "base_currency": Currency.from_str(venue.base_currency) if venue.base_currency else None,
         "default_leverage": Decimal(repr(venue.default_leverage)),
-        "fill_model": FillModel(
-            prob_fill_on_limit=venue.fill_model.prob_fill_on_limit,
-            prob_slippage=venue.fill_model.prob_slippage,
-            random_seed=seed,
-        ),
+        "fill_model": FillModelFactory.create(fill_config),
+        "modules": [ActorFactory.create(tape_config)] if venue.fill_model.stop_gap_fill == "open" else [],
         "fee_model": fee_model,
         "latency_model": latency_model,
         "bar_execution": True,
@@ -227,7 +239,7 @@ def assemble(
     expiries: dict[str, OptionExpiry] = {}
     for venue in config.venues:
         kwargs = venue_kwargs(venue, config.run.seed)
-        modules: list[Any] = []
+        modules: list[Any] = list(kwargs.get("modules", []))
         if config.carry is not None:  # carry books payments into the venue account through this module
             venue_links[venue.name] = carry_lib.VenueLink(venue.base_currency or "USD")
             modules.append(venue_links[venue.name])
