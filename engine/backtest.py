@@ -39,6 +39,7 @@ from catalog.funding import FundingSeries, load_funding
 from engine import carry as carry_lib
 from engine import metrics as metrics_lib
 from engine import results
+from engine.ambiguity import both_levels_touched
 from engine.configs import ConfigError, RunConfig, VenueSection, load_run_config
 from engine.equity import EquitySampler, EquitySamplerConfig
 from engine.fills import importable_configs
@@ -400,10 +401,13 @@ def run_backtest(config: RunConfig, out_dir: Path) -> dict[str, Any]:
         tearsheet_path = str(renderer(series, out_dir / "tearsheet.html", config.run.name, periods))
 
     final_equity = float(equity["equity"].iloc[-1]) if not equity.empty else start_equity
+    executed = [*data.bars, *(data.options.bars if data.options is not None else [])]
     summary: dict[str, Any] = {
         "run": config.run.name,
         "fingerprint": results.fingerprint(fills),
         "metrics": metric_values,
+        # closed trades whose exit bar touched both stop and target (docs/backtest-fill-rules.md)
+        "both_levels_touched": both_levels_touched(positions, orders, executed).as_dict(),
         "fills": len(fills),
         "orders": len(orders),
         "starting_equity": start_equity,

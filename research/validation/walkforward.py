@@ -40,6 +40,7 @@ from nautilus_trader.model.greeks_data import GreeksData
 
 from engine import metrics as metrics_lib
 from engine import results
+from engine.ambiguity import exit_bar_touched_both, tally
 from engine.backtest import MarketData, assemble, equity_frame, load_desk, load_market_data, starting_equity
 from engine.configs import RunConfig, load_run_config
 from research.validation.config import ValidationConfig, ValidationConfigError
@@ -229,7 +230,9 @@ def run_window(task: WindowTask) -> WindowResult:
     orders = results.orders_table(trader)
     positions = results.positions_table(trader, orders)
     contracts = [*instruments, *(options.instruments if options is not None else [])]
-    trades = _trades(positions, {str(i.id): float(i.multiplier) for i in contracts})
+    executed = [*bars, *(options.bars if options is not None else [])]
+    touched = exit_bar_touched_both(positions, orders, executed)
+    trades = _trades(positions, {str(i.id): float(i.multiplier) for i in contracts}, touched)
     frame = equity_frame(assembled.sampler)
     equity = frame.set_index("ts_ns")["equity"] if not frame.empty else pd.Series(dtype=float)
     equity = equity[equity.index >= task.start]
@@ -261,12 +264,15 @@ def _excluded(item: Bar | GreeksData, spans: tuple[tuple[int, int], ...]) -> boo
     return any(lo <= item.ts_event < hi for lo, hi in spans)
 
 
-def _trades(positions: pd.DataFrame, multipliers: Mapping[str, float]) -> list[dict[str, Any]]:
+def _trades(
+    positions: pd.DataFrame, multipliers: Mapping[str, float], touched: Sequence[bool]
+) -> list[dict[str, Any]]:
+    """Return the closed trades in order of close time; ``touched`` flags each one's exit bar."""
     if positions.empty:
         return []
     closed = positions[positions["ts_closed"].notna()].sort_values("ts_closed", kind="stable")
     trades = []
-    for row in closed.itertuples(index=False):
+    for row, both in zip(closed.itertuples(index=False), touched, strict=True):
         fees = sum(results.money_to_float(c) for c in (row.commissions or []))
         quantity = float(row.peak_qty)
         trades.append(
@@ -283,6 +289,8 @@ def _trades(positions: pd.DataFrame, multipliers: Mapping[str, float]) -> list[d
                 "pnl": results.money_to_float(row.realized_pnl),
                 "fees": fees,
                 "exit_reason": str(row.exit_reason),
+                # the exit bar touched both stop and target: the bar ordering decided the trade
+                "both_levels_touched": both,
             }
         )
     return trades
@@ -580,6 +588,11 @@ def test_task(
     )
 
 
+def _both_levels(trades: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Return the count (and P&L) of trades whose exit bar touched both stop and target."""
+    return tally([t["both_levels_touched"] for t in trades], [t["pnl"] for t in trades]).as_dict()
+
+
 def aggregate(windows: Iterable[WindowResult], periods_per_year: float) -> dict[str, Any]:
     """Return the metrics of several windows taken together (their trades and daily returns)."""
     windows = list(windows)
@@ -601,6 +614,7 @@ def fold_record(outcome: FoldOutcome) -> dict[str, Any]:
         "params": outcome.params,
         "train": outcome.train,
         "test": outcome.test.metrics,
+        "both_levels_touched": _both_levels(outcome.test.trades),
         "test_bars": outcome.test.bars,
         "test_seconds": round(outcome.test.seconds, 3),
     }
