@@ -1,12 +1,13 @@
 """Fill a stop-market order gapped over at the bar's open, not at its trigger price.
 
 nautilus 1.221's simulated exchange fills a triggered stop-market on an L1 book at its trigger
-price, even when the bar opened beyond it (an FX weekend open, a crypto wick between bars): the gap
-loss is lost. Two objects fix that on any ``SimulatedExchange`` (backtest and paper sandbox alike):
+price, even when the bar opened beyond it (an FX weekend open, a crypto wick between bars), so the
+gap loss goes missing. Two objects fix that on any ``SimulatedExchange`` (backtest and paper sandbox
+alike):
 
-- :class:`BarTape`, a simulation module, records the bar each instrument's matching engine is about
-  to execute (the exchange calls every module's ``pre_process`` before its matching engines see the
-  bar, whose open is then processed first);
+- :class:`BarTape`, a simulation module, records the latest bar of every bar type (the exchange calls
+  every module's ``pre_process`` before its matching engines see the bar, whose open they then
+  process first), so the bar being executed is known while it is;
 - :class:`GapFillModel`, nautilus' seeded ``FillModel`` with one change: a triggered stop-market
   whose bar opened beyond its trigger (sell stop: bid open below it; buy stop: ask open above it),
   while the book's top is still at that open, fills against a book at the open. Every other fill
@@ -14,9 +15,11 @@ loss is lost. Two objects fix that on any ``SimulatedExchange`` (backtest and pa
   ``prob_slippage`` act as before (the exchange applies slippage to whatever book the fill came
   from, and this model draws no random numbers of its own).
 
-The module links itself to the fill model of the exchange it is loaded into, so both are needed on
-the same venue; :func:`importable_configs` gives nautilus-style importable configs for a node or
-sandbox that builds them by import path (``FillModelFactory``, ``ActorFactory``). The rules are in
+The module links itself to the fill model of the exchange it is loaded into (``register_venue``, which
+the ``SimulatedExchange`` constructor calls), so give both to the same constructor: a model set later
+(``set_fill_model``) is not linked and fills like nautilus' own. :func:`importable_configs` gives
+nautilus-style importable configs for a node or sandbox that builds them by import path
+(``FillModelFactory``, ``ActorFactory``); the backtest builds them the same way. The rules are in
 docs/backtest-fill-rules.md.
 """
 
@@ -181,7 +184,6 @@ class GapFillModel(FillModel):  # type: ignore[misc]
             raise ValueError(f"stop_gap_fill must be 'open' or 'trigger' (value: {gap!r})")
         self.stop_gap_fill: GapFill = gap
         self._tape: BarTape | None = None
-        self.gap_fills = 0  # stop-markets this model filled at a gapped open
 
     def attach(self, tape: BarTape) -> None:
         """Read the bars being executed from ``tape`` (the :class:`BarTape` of the same exchange)."""
@@ -216,7 +218,6 @@ class GapFillModel(FillModel):  # type: ignore[misc]
         book = OrderBook(instrument.id, BookType.L2_MBP)
         book_side = OrderSide.BUY if side == OrderSide.SELL else OrderSide.SELL
         book.add(BookOrder(book_side, opened, size, 1), 0)
-        self.gap_fills += 1
         return book
 
 
