@@ -17,30 +17,26 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
-from nautilus_trader.backtest.models import FillModel, FixedFeeModel, LatencyModel, MakerTakerFeeModel
 from nautilus_trader.config import LoggingConfig, RiskEngineConfig
-from nautilus_trader.model.currencies import Currency
 from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.enums import AccountType, OmsType
-from nautilus_trader.model.identifiers import TraderId, Venue
+from nautilus_trader.model.identifiers import TraderId
 from nautilus_trader.model.instruments import Instrument
-from nautilus_trader.model.objects import Money
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from catalog.funding import FundingSeries, load_funding
 from engine import carry as carry_lib
 from engine import runfolder
 from engine.assets.registry import AssetClassError, AssetRegistry, load_registry
-from engine.configs import ConfigError, RunConfig, VenueSection, load_run_config
-from engine.options import CHAIN_CLIENT_ID, OptionData, OptionExpiry, load_option_data, wrap_greeks
+from engine.configs import ConfigError, RunConfig, load_run_config
+from engine.options import CHAIN_CLIENT_ID, OptionData, load_option_data, wrap_greeks
 from engine.results import NS_PER_DAY, RunResult, collect
 from engine.risk import DeskConfig, DeskConfigError, LedgerError, load_desk_config
 from engine.risk.market import terms_from_instrument
+from engine.simvenue import backtest_venue_kwargs
 from engine.wiring import Components, actor_configs, build_actors, build_strategies, strategy_configs, wire
 
 NANOS_PER_MS = 1_000_000
@@ -132,58 +128,6 @@ def load_market_data(config: RunConfig) -> MarketData:
     return MarketData(instruments=instruments, bars=bars, funding=funding, options=options)
 
 
-def venue_kwargs(venue: VenueSection, seed: int) -> dict[str, Any]:
-    """Translate a venue section into ``BacktestEngine.add_venue`` keyword arguments."""
-    balances = [
-        Money(Decimal(amount), Currency.from_str(code))
-        for amount, code in (b.split() for b in venue.starting_balances)
-    ]
-    fee_model = (
-        FixedFeeModel(Money.from_str(venue.fees.fixed_commission))
-        if venue.fees.model == "fixed" and venue.fees.fixed_commission
-        else MakerTakerFeeModel()
-    )
-    latency = venue.latency
-    latency_model = None
-    if latency.base_ms or latency.insert_ms or latency.update_ms or latency.cancel_ms:
-        latency_model = LatencyModel(
-            base_latency_nanos=int(latency.base_ms * NANOS_PER_MS),
-            insert_latency_nanos=int(latency.insert_ms * NANOS_PER_MS),
-            update_latency_nanos=int(latency.update_ms * NANOS_PER_MS),
-            cancel_latency_nanos=int(latency.cancel_ms * NANOS_PER_MS),
-        )
-    return {
-        "venue": Venue(venue.name),
-        "oms_type": OmsType[venue.oms_type],
-        "account_type": AccountType[venue.account_type],
-        "starting_balances": balances,
-        "base_currency": Currency.from_str(venue.base_currency) if venue.base_currency else None,
-        "default_leverage": Decimal(repr(venue.default_leverage)),
-        "fill_model": FillModel(
-            prob_fill_on_limit=venue.fill_model.prob_fill_on_limit,
-            prob_slippage=venue.fill_model.prob_slippage,
-            random_seed=seed,
-        ),
-        "fee_model": fee_model,
-        "latency_model": latency_model,
-        "bar_execution": True,
-        "bar_adaptive_high_low_ordering": venue.bar_adaptive_high_low_ordering,
-    }
-
-
-def venue_modules(config: RunConfig, venue: VenueSection, data: MarketData) -> list[Any]:
-    """Return the simulation modules a venue needs: carry booking and option expiry settlement."""
-    modules: list[Any] = []
-    if config.carry is not None:  # carry books payments into the venue account through this module
-        modules.append(
-            carry_lib.VenueLink(carry_lib.VenueLinkConfig(base_currency=venue.base_currency or "USD"))
-        )
-    option_venues = {i.id.venue.value for i in (data.options.instruments if data.options else [])}
-    if venue.name in option_venues:  # settles option positions at intrinsic value at expiry
-        modules.append(OptionExpiry())
-    return modules
-
-
 def load_desk(config: RunConfig) -> DeskConfig:
     """Read the budgets, risk and sizing files the run config's ``[desk]`` section names."""
     section = config.desk
@@ -251,12 +195,9 @@ def assemble(
             risk_engine=RiskEngineConfig(bypass=False),
         )
     )
+    option_venues = {i.id.venue.value for i in (data.options.instruments if data.options else [])}
     for venue in config.venues:
-        kwargs = venue_kwargs(venue, config.run.seed)
-        modules = venue_modules(config, venue, data)
-        if modules:
-            kwargs["modules"] = modules
-        engine.add_venue(**kwargs)
+        engine.add_venue(**backtest_venue_kwargs(config, venue, lists_options=venue.name in option_venues))
     for instrument in data.all_instruments:
         engine.add_instrument(instrument)
     engine.add_data(data.bars, sort=True)
@@ -308,6 +249,7 @@ def collect_backtest(assembled: AssembledBacktest, *, since_ns: int = 0) -> RunR
             i for i in data.all_instruments if str(i.id) not in assembled.config.data.reference_instruments
         ],
         assets=assembled.assets,
+        bars=[*data.bars, *(data.options.bars if data.options is not None else [])],
         evidence_ts=components.bridge.evidence_ts,
         since_ns=since_ns,
     )

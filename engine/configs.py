@@ -151,10 +151,16 @@ def _timestamp(field: str, text: str | None) -> pd.Timestamp | None:
 
 
 class FillModelSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Configure nautilus' probabilistic fill model (seeded, so fills stay deterministic)."""
+    """Configure the venue's fill model (nautilus' probabilistic one, seeded, so fills stay deterministic).
+
+    ``stop_gap_fill`` says where a stop-market fills when its bar opens beyond the trigger: at that
+    open (``"open"``, the default, ``engine.fills``) or at the trigger price, as nautilus alone does
+    (``"trigger"``, optimistic on gaps; docs/backtest-fill-rules.md).
+    """
 
     prob_fill_on_limit: float = 1.0
     prob_slippage: float = 0.0
+    stop_gap_fill: Literal["open", "trigger"] = "open"
 
     def __post_init__(self) -> None:
         """Require both probabilities in [0, 1]."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from nautilus_trader.common.config import ImportableActorConfig
+
 from engine.errors import ConfigError
 
 
@@ -34,3 +36,12 @@ def resolve(path: str, field: str) -> Any:
         return getattr(module, attribute)
     except AttributeError as exc:
         raise ConfigError(f"`{field}`: {module_name!r} has no {attribute!r} (value: {path!r})") from exc
+
+
+def importable_actor(cls: type, config: Any) -> ImportableActorConfig:
+    """Return the nautilus importable config that builds ``cls(config)`` (a node lists these)."""
+    return ImportableActorConfig(
+        actor_path=f"{cls.__module__}:{cls.__name__}",
+        config_path=f"{type(config).__module__}:{type(config).__name__}",
+        config=config.dict(),
+    )

@@ -10,6 +10,8 @@ is reported. The rules (``docs/metrics.md``):
 - a trade is a closed position cycle; its P&L is nautilus' realised P&L (net of commissions) and its
   fees the commissions of its fills; the run's fees are every fill's commission, valued in USD at
   the fill price;
+- ``both_levels`` counts the trades whose exit bar touched both their stop and their target: the bar
+  ordering, not the market, decided them (docs/backtest-fill-rules.md);
 - ``fingerprint`` hashes every deterministic column of the fills; ``content_fingerprint`` hashes only
   what the market and the orders decided (instrument, side, quantity, price, commission and the time
   of the market data the fill traded against), so a backtest and a replay of the same bars compare.
@@ -25,10 +27,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from nautilus_trader.model.data import Bar
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.trading.trader import Trader
 
 from engine import metrics as metrics_lib
+from engine.ambiguity import BothLevelsTouched, exit_bar_touched_both, tally
 from engine.assets.registry import AssetClassError, AssetRegistry
 from engine.risk.market import money_to_usd
 
@@ -63,6 +67,7 @@ class Trade:
     pnl: float
     fees: float
     exit_reason: str
+    both_levels_touched: bool = False  # its exit bar touched its stop and its target
 
     def as_dict(self) -> dict[str, Any]:
         """Return the trade as a plain mapping (for JSON reports)."""
@@ -87,6 +92,7 @@ class RunResult:
     fingerprint: str
     content_fingerprint: str
     fees_usd: float
+    both_levels: BothLevelsTouched
     approvals: int = 0
     denials: dict[str, int] = field(default_factory=dict)
     refused_fills: int = 0
@@ -107,6 +113,7 @@ def collect(
     bar_days: Iterable[int],
     instruments: Sequence[Instrument],
     assets: AssetRegistry,
+    bars: Sequence[Bar] = (),
     evidence_ts: Mapping[str, int] | None = None,
     since_ns: int = 0,
 ) -> RunResult:
@@ -126,6 +133,8 @@ def collect(
         The traded instruments (their asset classes pick the annualisation; multipliers the notional).
     assets : AssetRegistry
         The run's asset classes.
+    bars : sequence of Bar
+        The bars the run executed on (to flag trades whose exit bar touched both stop and target).
     evidence_ts : mapping, optional
         Trade id to the time of the market data the fill traded against (the desk bridge's record).
     since_ns : int
@@ -136,7 +145,8 @@ def collect(
     positions = positions_table(trader, orders)
     equity = equity_frame(samples)
     by_id = {str(instrument.id): instrument for instrument in instruments}
-    trades = closed_trades(positions, {key: float(i.multiplier) for key, i in by_id.items()})
+    touched = exit_bar_touched_both(positions, orders, bars)
+    trades = closed_trades(positions, {key: float(i.multiplier) for key, i in by_id.items()}, touched)
     curve = equity.set_index("ts_ns")["equity"] if not equity.empty else pd.Series(dtype=float)
     curve = curve[curve.index >= since_ns]
     open_days = np.unique(np.fromiter(bar_days, dtype=np.int64))
@@ -163,6 +173,7 @@ def collect(
         fingerprint=fingerprint(fills),
         content_fingerprint=content_fingerprint(fills, evidence_ts or {}),
         fees_usd=fees,
+        both_levels=tally(touched, [t.pnl for t in trades]),
     )
 
 
@@ -252,13 +263,19 @@ def equity_frame(samples: Sequence[tuple[int, str, float]]) -> pd.DataFrame:
     return total
 
 
-def closed_trades(positions: pd.DataFrame, multipliers: Mapping[str, float]) -> list[Trade]:
-    """Return every closed position cycle as a :class:`Trade`, in closing order."""
+def closed_trades(
+    positions: pd.DataFrame, multipliers: Mapping[str, float], touched: Sequence[bool] = ()
+) -> list[Trade]:
+    """Return every closed position cycle as a :class:`Trade`, in closing order.
+
+    ``touched`` flags each one whose exit bar touched both its stop and its target.
+    """
     if positions.empty:
         return []
     closed = positions[positions["ts_closed"].notna()].sort_values("ts_closed", kind="stable")
+    flags = list(touched) or [False] * len(closed)
     trades = []
-    for row in closed.itertuples(index=False):
+    for row, both in zip(closed.itertuples(index=False), flags, strict=True):
         quantity = float(row.peak_qty)
         instrument_id = str(row.instrument_id)
         trades.append(
@@ -275,6 +292,7 @@ def closed_trades(positions: pd.DataFrame, multipliers: Mapping[str, float]) -> 
                 pnl=money_to_float(row.realized_pnl),
                 fees=sum(money_to_float(c) for c in (row.commissions or [])),
                 exit_reason=str(row.exit_reason),
+                both_levels_touched=bool(both),
             )
         )
     return trades

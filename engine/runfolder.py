@@ -1,6 +1,7 @@
 """Write a run folder, the same for a backtest and a replay: tables, tearsheet and ``summary.json``.
 
-``summary.json`` keys: ``run``, ``fingerprint``, ``content_fingerprint``, ``metrics``, ``fills``,
+``summary.json`` keys: ``run``, ``fingerprint``, ``content_fingerprint``, ``metrics``,
+``both_levels_touched``, ``fills``,
 ``orders``, ``starting_equity``, ``final_equity``, ``bars_processed``, ``wall_seconds``,
 ``approvals``, ``denials``, ``refused_fills``, ``ledgers``, ``journal``, ``tearsheet``, ``funding``,
 ``fx_swaps`` and, for option runs, ``option_settlements``.
@@ -58,6 +59,8 @@ def summary(
         "fingerprint": result.fingerprint,
         "content_fingerprint": result.content_fingerprint,
         "metrics": result.metrics,
+        # closed trades whose exit bar touched both stop and target (docs/backtest-fill-rules.md)
+        "both_levels_touched": result.both_levels.as_dict(),
         "fills": len(result.fills),
         "orders": len(result.orders),
         "starting_equity": result.starting_equity,

@@ -18,7 +18,6 @@ and latency models, venue modules) are not here: they belong to the mode's execu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.config import ActorFactory, ImportableActorConfig
@@ -31,6 +30,7 @@ from engine.carry import CarryActor, CarryActorConfig
 from engine.clock import ClockSource
 from engine.configs import ConfigError, RunConfig
 from engine.equity import EquitySampler, EquitySamplerConfig
+from engine.importing import importable_actor
 from engine.risk.bridge import DeskBridge, DeskBridgeConfig
 from engine.risk.desk import RiskDesk
 from engine.risk.intents import RiskDeskClient
@@ -103,7 +103,7 @@ def actor_configs(
         interval_minutes=config.report.equity_sample_minutes,
         clock=clock,
     )
-    configs = [_importable(DeskBridge, bridge), _importable(EquitySampler, sampler)]
+    configs = [importable_actor(DeskBridge, bridge), importable_actor(EquitySampler, sampler)]
     if config.carry is not None:
         carry = CarryActorConfig(
             component_id=CARRY_ID,
@@ -119,7 +119,7 @@ def actor_configs(
             ),
             clock=clock,
         )
-        configs.append(_importable(CarryActor, carry))
+        configs.append(importable_actor(CarryActor, carry))
     return configs
 
 
@@ -184,12 +184,3 @@ def wire(kernel: NautilusKernel) -> Components:
     sampler = next(actor for actor in actors if isinstance(actor, EquitySampler))
     carry = next((actor for actor in actors if isinstance(actor, CarryActor)), None)
     return Components(bridge=bridge, sampler=sampler, carry=carry, strategies=strategies)
-
-
-def _importable(cls: type, config: Any) -> ImportableActorConfig:
-    module = cls.__module__
-    return ImportableActorConfig(
-        actor_path=f"{module}:{cls.__name__}",
-        config_path=f"{type(config).__module__}:{type(config).__name__}",
-        config=config.dict(),
-    )

@@ -111,6 +111,7 @@ def render_validation_html(report: Mapping[str, Any]) -> str:
         _table(
             ["metric", "value"], [[html.escape(k), _fmt(v)] for k, v in report.get("aggregate", {}).items()]
         ),
+        _both_levels_note(report.get("both_levels_touched")),
         "<h2>Folds</h2>",
     ]
     metric_names = [
@@ -124,7 +125,7 @@ def render_validation_html(report: Mapping[str, Any]) -> str:
     ]
     parts.append(
         _table(
-            ["fold", "train", "test", "params", *[f"test {m}" for m in metric_names]],
+            ["fold", "train", "test", "params", *[f"test {m}" for m in metric_names], "both levels"],
             [
                 [
                     f["index"],
@@ -132,6 +133,7 @@ def render_validation_html(report: Mapping[str, Any]) -> str:
                     f"{f['windows']['test_start'][:16]} .. {f['windows']['test_end'][:16]}",
                     html.escape(", ".join(f"{k}={v}" for k, v in f["params"].items())),
                     *[_fmt(f["test"].get(m)) for m in metric_names],
+                    _fmt((f.get("both_levels_touched") or {}).get("count")),
                 ]
                 for f in report.get("folds", [])
             ],
@@ -189,6 +191,20 @@ def render_validation_html(report: Mapping[str, Any]) -> str:
         parts.append(f"<p>quantstats tearsheet of the out-of-sample returns: <a href='{name}'>{name}</a></p>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _both_levels_note(counted: Mapping[str, Any] | None) -> str:
+    """Return the paragraph on the trades whose exit bar touched both stop and target."""
+    if not counted:
+        return ""
+    share = counted.get("share")
+    percent = _fmt(share * 100 if share is not None else None)
+    return (
+        f"<p>{_fmt(counted.get('count'))} of {_fmt(counted.get('closed_trades'))} out-of-sample trades "
+        f"({percent} %, net P&amp;L {_fmt(counted.get('pnl'))}) exited on a bar that touched both their "
+        "stop and their target: the open-high-low-close replay decided them (a long takes its target, a "
+        "short its stop). An edge made of these trades is an assumption about the bar, not a result.</p>"
+    )
 
 
 def _verdict_cell(passed: bool) -> str:

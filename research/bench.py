@@ -75,9 +75,10 @@ from nautilus_trader.model.identifiers import InstrumentId, TraderId
 from nautilus_trader.trading.strategy import Strategy
 
 from catalog.tomlconfig import read_toml
-from engine.backtest import assemble, collect_backtest, load_desk, load_market_data, venue_kwargs
+from engine.backtest import assemble, collect_backtest, load_desk, load_market_data
 from engine.configs import ConfigError, RunConfig, load_run_config
 from engine.risk import DeskConfig
+from engine.simvenue import backtest_venue_kwargs
 from research.validation.config import ValidationConfig, load_validation_config
 from research.validation.walkforward import (
     NS_PER_DAY,
@@ -185,7 +186,7 @@ def _baseline_engine(
         )
     )
     for venue in config.venues:
-        engine.add_venue(**venue_kwargs(venue, config.run.seed))
+        engine.add_venue(**backtest_venue_kwargs(config, venue))
     for instrument in data_instruments:
         engine.add_instrument(instrument)
     engine.add_data(bars, sort=True)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from nautilus_trader.model.data import BarType
 
+from engine.ambiguity import tally
 from engine.assets import load_registry
 from engine.backtest import DataError, MarketData, starting_equity
 from engine.configs import ConfigError, RunConfig, load_run_config, strategy_specs
@@ -287,6 +288,10 @@ def validate(config: ValidationConfig, *, catalog: str | None = None) -> dict[st
         "search": {"objective": config.search.objective, "params": config.search.params},
         "folds": [fold_record(o) for o in outcomes],
         "aggregate": oos,
+        # out-of-sample trades whose exit bar touched both stop and target (folds: per fold)
+        "both_levels_touched": tally(
+            [t["both_levels_touched"] for t in trades], [t["pnl"] for t in trades]
+        ).as_dict(),
         "annualisation": {"periods_per_year": periods, "basis": config.asset_class},
         "stress": stress,
         "gates": [r.as_dict() for r in results],

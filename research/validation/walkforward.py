@@ -39,6 +39,7 @@ from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.greeks_data import GreeksData
 
 from engine import metrics as metrics_lib
+from engine.ambiguity import tally
 from engine.backtest import MarketData, assemble, collect_backtest, load_market_data
 from engine.configs import RunConfig, load_run_config
 from research.validation.config import ValidationConfig, ValidationConfigError
@@ -560,6 +561,10 @@ def fold_record(outcome: FoldOutcome) -> dict[str, Any]:
         "params": outcome.params,
         "train": outcome.train,
         "test": outcome.test.metrics,
+        # the fold's test trades whose exit bar touched both stop and target
+        "both_levels_touched": tally(
+            [t["both_levels_touched"] for t in outcome.test.trades], [t["pnl"] for t in outcome.test.trades]
+        ).as_dict(),
         "test_bars": outcome.test.bars,
         "test_seconds": round(outcome.test.seconds, 3),
     }

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from engine import results
-from engine.backtest import load_desk, run_backtest
+from engine.backtest import load_desk, load_market_data, run_backtest
 from engine.configs import RunConfig, load_run_config
 from engine.journal import Journal
 
@@ -24,22 +24,26 @@ PINNED = {
         "trades": 808,
         "final_equity": 9246.40991758,
         "fingerprint": "c05727a2059316e458c802720a8a6a6b9ea13c0b9dddeee897417e114bd88589",
+        "both_levels_touched": 0,  # closed trades whose exit bar touched both stop and target
     },
     "mean_reversion_ethusdt_5m": {
         "trades": 1586,
         "final_equity": 8221.6973969,
         "fingerprint": "52f670f0b6f71e5ae4801728415b67198ce718863595bcb1784220f7a8c35a9e",
+        "both_levels_touched": 3,  # closed trades whose exit bar touched both stop and target
     },
     "mean_reversion_ethusdt_spot_5m": {
         "trades": 812,
         "final_equity": 8931.07011216,
         "fingerprint": "e19d3f44f1450e04efadba6304447c4f056a6cbb233cc0f4ed3782c774e0b0d3",
+        "both_levels_touched": 1,  # closed trades whose exit bar touched both stop and target
         "denials": {"no_short": 1390},  # spot: short signals are refused; they only close longs
     },
     "ema_cross_eurusd_1h": {  # forex calendar on (docs/forex.md); without it: 1286, 9843.27, 002a1412...
         "trades": 1239,
         "final_equity": 9829.12,
         "fingerprint": "76ac1b4c190cb486788f35820b1d3b09dbc4e8f549f125700ebd42d3d842dc34",
+        "both_levels_touched": 4,  # closed trades whose exit bar touched both stop and target
         "denials": {"fx_blackout": 41, "market_closed": 6},
     },
 }
@@ -67,6 +71,9 @@ def test_pinned_results(runs, name):
     assert summary["metrics"]["trades"] == pinned["trades"]
     assert summary["final_equity"] == pytest.approx(pinned["final_equity"], abs=1e-6)
     assert summary["fingerprint"] == pinned["fingerprint"]
+    touched = summary["both_levels_touched"]
+    assert touched["count"] == pinned["both_levels_touched"]
+    assert touched["closed_trades"] == pinned["trades"]
 
 
 @pytest.mark.parametrize("name", sorted(PINNED))
@@ -159,3 +166,33 @@ def test_spot_example_trades_long_only_with_spot_rules(runs):
     assert {"SL", "TP", "TIME_EXIT", "SIGNAL_EXIT"} <= reasons
     assert all(row["asset"] == "crypto_spot" for row in approved)
     assert summary["ledgers"]["crypto_spot"]["end_equity"] == pytest.approx(summary["final_equity"], abs=0.01)
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_both_levels_count_matches_a_recount_from_the_run_folder(runs, name, sample_catalog):
+    # recount from the written tables and the catalog's bars: each closed position's bracket levels
+    # (SL trigger, TP limit) against the high and low of the bar its exit traded on (bid for a long's
+    # sell, ask for a short's buy, the trade bar otherwise), stamped at its close
+    summary, folder = runs[name]
+    positions = pd.read_parquet(folder / "positions.parquet")
+    orders = pd.read_parquet(folder / "orders.parquet")
+    bars = {
+        (str(bar.bar_type).rsplit("-", 2)[-2], bar.ts_init): (bar.high.as_double(), bar.low.as_double())
+        for bar in load_market_data(_config(name, sample_catalog)).bars
+    }
+    stops = orders[orders["tags"] == "['SL']"].set_index("parent_order_id")["trigger_price"].astype(float)
+    targets = orders[orders["tags"] == "['TP']"].set_index("parent_order_id")["price"].astype(float)
+    closed = positions[positions["exit_reason"] != "OPEN"]
+    count, pnl = 0, 0.0
+    for row in closed.itertuples(index=False):
+        ts = pd.Timestamp(row.ts_closed).value
+        long = row.entry == "BUY"
+        high, low = bars.get(("BID" if long else "ASK", ts)) or bars[("LAST", ts)]
+        stop, target = stops[row.opening_order_id], targets[row.opening_order_id]
+        if (low <= stop and high >= target) if long else (high >= stop and low <= target):
+            count += 1
+            pnl += float(str(row.realized_pnl).split()[0])
+    touched = summary["both_levels_touched"]
+    assert touched["count"] == count and touched["closed_trades"] == len(closed)
+    assert touched["pnl"] == pytest.approx(pnl, abs=1e-6)
+    assert touched["share"] == pytest.approx(count / len(closed), abs=1e-6)  # rounded to 6 places

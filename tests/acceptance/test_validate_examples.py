@@ -88,6 +88,9 @@ def _check_complete(report: dict[str, Any], folder: Path, periods: int) -> dict[
     assert (
         report["aggregate"]["trades"] == report["trades"] == sum(f["test"]["trades"] for f in report["folds"])
     )
+    touched = report["both_levels_touched"]  # exit bars that touched both stop and target
+    assert touched["closed_trades"] == report["trades"]
+    assert touched["count"] == sum(f["both_levels_touched"]["count"] for f in report["folds"])
     names = [g["name"] for g in report["gates"]]
     assert names[: len(CORE)] == CORE and "perturbation_pass_rate" in names
     assert report["verdict"] == ("pass" if all(g["passed"] for g in report["gates"]) else "fail")
@@ -96,6 +99,7 @@ def _check_complete(report: dict[str, Any], folder: Path, periods: int) -> dict[
     saved = json.loads(Path(paths["json"]).read_text())
     html = Path(paths["html"]).read_text()
     assert saved["verdict"] == report["verdict"] and "Trade bootstrap" in html
+    assert "touched both their stop and their target" in html
     if report["oos_daily_returns"]["returns"]:
         assert Path(paths["tearsheet"]).is_file()
     return saved

@@ -5,8 +5,8 @@ The fill rules these tables pin (docs/backtest-fill-rules.md explains them):
   next bar on, so no bar can both open and close a trade.
 - Every bar is replayed as open, high, low, close. When one bar touches both the stop and the
   target, the high trades first: a long takes its target, a short takes its stop.
-- A stop-market whose bar opens beyond the trigger fills at the trigger price (nautilus' bar
-  execution), not at the worse open.
+- A stop-market whose bar opens beyond the trigger fills at that open (engine.fills), not at the
+  better trigger price nautilus alone would give it (tests/integration/test_gap_fills.py).
 - With bid/ask bars a buy fills on the ask and a sell on the bid of the signal bar's close, never on
   the previous bar's quote.
 """
@@ -60,10 +60,10 @@ def test_both_levels_in_one_bar_high_first_short_takes_stop(open_price):
     assert _exits(result) == [("SL", pytest.approx(101_000.0))]
 
 
-def test_bar_opening_beyond_the_stop_triggers_at_the_open_and_fills_at_the_trigger():
+def test_bar_opening_beyond_the_stop_triggers_and_fills_at_the_open():
     candles = [FLAT, (98_000, 98_200, 97_800, 98_100), FLAT]
     result = run_scenario(candles, {0: ["BUY", 99_000.0, 101_000.0]})
-    assert _exits(result) == [("SL", pytest.approx(99_000.0))]
+    assert _exits(result) == [("SL", pytest.approx(98_000.0))]
 
 
 def test_entry_bar_cannot_hit_its_own_protection():

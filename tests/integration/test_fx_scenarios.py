@@ -164,15 +164,15 @@ def test_crypto_entries_ignore_the_forex_calendar():
 # -- the weekend gap -------------------------------------------------------------------------------
 
 
-def test_a_weekend_gap_through_the_stop_fills_at_the_stop_price_not_at_the_gapped_open():
+def test_a_weekend_gap_through_the_stop_fills_at_the_gapped_open():
     # long EUR/USD on Friday 16:53 NY, stop 1.1350; the week reopens on Sunday at 1.1300 (bid),
-    # 50 pips through the stop. nautilus triggers the stop-market on the open and fills it at its
-    # trigger price: the gap loss is NOT modelled (docs/forex.md, docs/backtest-fill-rules.md).
+    # 50 pips through the stop. The stop-market triggers on the open and fills at it: the gap loss is
+    # taken (engine.fills; docs/forex.md, docs/backtest-fill-rules.md).
     instrument = _pair("EUR/USD")
     opens = _minutes("2025-06-06T20:50:00+00:00", 4) + _minutes("2025-06-08T21:00:00+00:00", 3)
     friday = (1.14, 1.1405, 1.1395, 1.14)
     sunday = [(1.13, 1.1305, 1.1295, 1.13)] * 3
     result = _run(instrument, [friday] * 4 + sunday, 0.0002, opens, {2: ["BUY", 1.135, 1.15]})
-    assert _exits(result) == [("SL", pytest.approx(1.135))]
+    assert _exits(result) == [("SL", pytest.approx(1.13))]
     closed = result.positions[result.positions["ts_closed"].notna()]
     assert pd.Timestamp(closed["ts_closed"].iloc[0]) == pd.Timestamp("2025-06-08T21:01:00+00:00")

@@ -159,6 +159,7 @@ def run_scenario(
     strategy_options: dict[str, Any] | None = None,
     carry: dict[str, Any] | None = None,
     funding: dict[str, Any] | None = None,
+    fill_model: dict[str, Any] | None = None,
 ) -> ScenarioResult:
     """Run ``script`` over ``candles`` (or ready ``bars``) through the engine, no slippage or latency.
 
@@ -166,7 +167,8 @@ def run_scenario(
     ``journal_path`` the desk journals to that SQLite file (kept open in the result for reading).
     ``strategy_options`` adds fields of the strategy config (e.g. ``time_stop_bars``).
     ``carry`` is the run config's ``[carry]`` section and ``funding`` the perpetuals' funding series
-    (``catalog.funding.FundingSeries`` by instrument id) it charges.
+    (``catalog.funding.FundingSeries`` by instrument id) it charges. ``fill_model`` replaces the
+    venue's ``[venues.fill_model]`` section (default: no slippage).
     """
     instrument = instrument or btcusdt_perpetual()
     bars = bars if bars is not None else candles_to_bars(instrument, candles)
@@ -174,7 +176,7 @@ def run_scenario(
         "name": instrument.id.venue.value,
         "base_currency": balance.split()[1],
         "starting_balances": [balance],
-        "fill_model": {"prob_slippage": 0.0},
+        "fill_model": fill_model if fill_model is not None else {"prob_slippage": 0.0},
     }
     strategy = _scripted_strategy(str(instrument.id), signal_bar_type, script, reverse_on_opposite)
     strategy["config"].update(strategy_options or {})
