@@ -1,7 +1,8 @@
 """Performance metrics as pure functions: arrays in, floats out.
 
 Every function here takes a one-dimensional array-like (a NumPy array, a list or a pandas
-Series) and returns a Python ``float``. Nothing here does I/O, keeps state or needs pandas.
+Series) and returns a Python ``float`` (:func:`drawdown_periods` returns typed records). Nothing
+here does I/O, keeps state or needs pandas.
 
 Conventions (see ``docs/metrics.md`` for the full definitions and every difference from
 quantstats):
@@ -21,6 +22,7 @@ quantstats):
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Final, Literal
 
@@ -30,11 +32,13 @@ import numpy.typing as npt
 __all__ = [
     "METRIC_KEYS",
     "NS_PER_DAY",
+    "DrawdownPeriod",
     "cagr",
     "calmar",
     "compute_metrics",
     "cvar",
     "daily_returns_from_equity",
+    "drawdown_periods",
     "expectancy",
     "max_drawdown",
     "profit_factor",
@@ -193,6 +197,85 @@ def max_drawdown(returns: npt.ArrayLike) -> float:
     log_peak = np.maximum(np.maximum.accumulate(log_wealth), 0.0)
     dd = math.expm1(float(np.min(log_wealth - log_peak)))
     return min(max(dd, -1.0), 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class DrawdownPeriod:
+    """One drawdown of the compounded equity curve, as found by :func:`drawdown_periods`.
+
+    Attributes
+    ----------
+    start_ns : int
+        Timestamp of the first return that left equity below its running peak.
+    valley_ns : int
+        Timestamp of the trough (the first one, on ties).
+    end_ns : int
+        Timestamp of the recovery, the first return back at or above the peak; the last sample
+        when the drawdown never recovered (``recovered`` is then ``False``).
+    recovered : bool
+        Whether equity regained its peak within the sample.
+    depth : float
+        ``trough / peak - 1``, a negative fraction in ``[-1, 0)``.
+    days : int
+        Calendar days from the start's UTC day to the recovery's; a drawdown not recovered counts
+        through its last sample (``last - start + 1``).
+    """
+
+    start_ns: int
+    valley_ns: int
+    end_ns: int
+    recovered: bool
+    depth: float
+    days: int
+
+
+def drawdown_periods(returns: npt.ArrayLike, timestamps_ns: npt.ArrayLike) -> tuple[DrawdownPeriod, ...]:
+    """Split the compounded equity curve into its drawdowns, in time order.
+
+    Equity and peak are those of :func:`max_drawdown` (``W_0 = 1`` before the first return, so a
+    loss on the first period starts a drawdown), so the deepest period's ``depth`` equals
+    ``max_drawdown(returns)``. A period is a maximal run of returns with ``W_t < max_{s<=t} W_s``.
+
+    Parameters
+    ----------
+    returns : array_like
+        Periodic simple returns; non-finite entries are dropped with their timestamps.
+    timestamps_ns : array_like of int
+        UTC timestamps of the returns in nanoseconds, increasing (e.g. the day index of
+        :func:`daily_returns_from_equity`).
+
+    Returns
+    -------
+    tuple of DrawdownPeriod
+        Empty for an empty or never-falling series.
+
+    Raises
+    ------
+    ValueError
+        If the arrays differ in length or the timestamps do not increase.
+    """
+    r = np.asarray(returns, dtype=np.float64).ravel()
+    ts = np.asarray(timestamps_ns, dtype=np.int64).ravel()
+    if r.shape != ts.shape:
+        raise ValueError(f"returns and timestamps differ in length: {r.size} != {ts.size}")
+    finite = np.isfinite(r)
+    r, ts = r[finite], ts[finite]
+    if bool(np.any(np.diff(ts) <= 0)):
+        raise ValueError("timestamps must increase")
+    with np.errstate(divide="ignore"):  # a return of -100 % or worse: log wealth -inf, depth -1
+        log_wealth = np.cumsum(np.log1p(np.maximum(r, -1.0)))
+    gap = log_wealth - np.maximum(np.maximum.accumulate(log_wealth), 0.0)
+    under = gap < 0.0
+    edges = np.diff(np.r_[False, under, False].astype(np.int8))
+    periods = []
+    for begin, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        recovered = bool(stop < r.size)
+        end = int(stop) if recovered else r.size - 1
+        valley = int(begin + np.argmin(gap[begin:stop]))
+        days = int(ts[end] // NS_PER_DAY - ts[begin] // NS_PER_DAY) + (0 if recovered else 1)
+        depth = min(max(math.expm1(float(gap[valley])), -1.0), 0.0)
+        periods.append(DrawdownPeriod(int(ts[begin]), int(ts[valley]), int(ts[end]), recovered, depth, days))
+    return tuple(periods)
 
 
 def cagr(returns: npt.ArrayLike, periods_per_year: float) -> float:

@@ -6,7 +6,10 @@ Three separate steps, as every report here:
    quantstats wants it (float64, sorted, finite, tz-naive UTC index).
 2. :func:`render_tearsheet_html` (render): produce the HTML as a string. Series too short or
    without a single non-zero return get a small self-contained page saying so instead of a
-   quantstats report full of NaN (or a traceback).
+   quantstats report full of NaN (or a traceback). On quantstats' page, the drawdown rows and
+   table come from our own metrics (:mod:`reports.tearsheet_tables`), charts the data cannot
+   fill are left out with a note and the ones quantstats draws wrong are redrawn
+   (:mod:`reports.tearsheet_charts`).
 3. :func:`write_tearsheet` (persist): write the page atomically and return its path.
 
 Rendering never touches the network: no benchmark is downloaded (``benchmark=None``), figures are
@@ -36,6 +39,8 @@ import numpy as np
 import pandas as pd
 
 from engine.metrics import max_drawdown, total_return
+from reports.tearsheet_charts import complete_charts
+from reports.tearsheet_tables import complete_tables
 
 __all__ = [
     "MIN_DAYS",
@@ -124,7 +129,8 @@ def _quiet_offline_plotting() -> Iterator[None]:
         with (
             warnings.catch_warnings(),
             np.errstate(all="ignore"),
-            matplotlib.rc_context({"svg.hashsalt": "tearsheet"}),  # deterministic SVG ids
+            # deterministic SVG ids; no x margin, so date axes end at the first and last day of data
+            matplotlib.rc_context({"svg.hashsalt": "tearsheet", "axes.xmargin": 0.0}),
         ):
             warnings.simplefilter("ignore")
             yield
@@ -152,6 +158,7 @@ def _render_quantstats(returns: pd.Series, title: str, periods_per_year: int) ->
                 figfmt="svg",
             )
             page = out.read_text(encoding="utf-8")
+        page = complete_charts(complete_tables(page, returns), returns, periods_per_year)
     page = _SVG_METADATA.sub("", _FAVICON_LINK.sub("", page))  # metadata holds a render timestamp
     return _TITLE_TAG.sub(lambda _: f"<title>{html.escape(title)}</title>", page, count=1)
 
@@ -204,7 +211,7 @@ def render_tearsheet_html(
     title : str
         Page title (HTML-escaped here).
     periods_per_year : int
-        Annualisation periods (see ``engine.metrics.PERIODS_PER_YEAR``).
+        Annualisation periods (the traded asset classes' trading days a year).
     min_days : int, default MIN_DAYS
         Fewest returns for a full quantstats tearsheet.
 
@@ -231,7 +238,7 @@ def write_tearsheet(returns: pd.Series, path: Path, title: str, periods_per_year
     title : str
         Page title.
     periods_per_year : int
-        Annualisation periods (see ``engine.metrics.PERIODS_PER_YEAR``).
+        Annualisation periods (the traded asset classes' trading days a year).
 
     Returns
     -------

@@ -3,6 +3,10 @@
 Compute, render, persist are separate: :mod:`research.validate` computes the report dict, this
 module only turns it into HTML (tables and matplotlib figures embedded as PNG), and the caller
 writes the file. Nothing here reads market data or runs a backtest.
+
+Figures: the out-of-sample equity of each test window on a UTC date axis, and (when the report
+carries ``max_drawdown_samples``) the histogram of a Monte Carlo method's drawdown depths in
+percent. A figure without data is left out and a sentence says so.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib import dates as mdates
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -25,7 +29,7 @@ table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
 th { background: #f3f3f3; } td.l, th.l { text-align: left; }
 .pass { color: #0a7d22; font-weight: 600; } .fail { color: #b00020; font-weight: 600; }
-img { max-width: 100%; }
+img { max-width: 100%; } p.note { color: #555; font-size: 0.9em; }
 """
 
 
@@ -52,36 +56,82 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], left: int =
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _png(figure: Any) -> str:
+def _png(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
     return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
 
 
-def _equity_figure(curves: Mapping[str, Sequence[Sequence[float]]]) -> str:
-    figure, axis = plt.subplots(figsize=(9, 3.5))
-    for name, points in curves.items():
-        if points:
-            axis.plot([p[0] / 86_400e9 for p in points], [p[1] for p in points], label=name, linewidth=1)
-    axis.set_xlabel("days since 1970 (UTC)")
-    axis.set_ylabel("equity")
-    axis.set_title("Out-of-sample equity per test window")
-    if curves:
-        axis.legend(fontsize=7, ncol=4)
-    return _png(figure)
+def equity_figure(curves: Mapping[str, Sequence[Sequence[float]]]) -> Figure | None:
+    """Draw each test window's out-of-sample equity against its UTC dates.
+
+    Parameters
+    ----------
+    curves : Mapping of str to sequence of (ts_ns, equity)
+        The report's ``equity_curves``: per window, points of UTC nanoseconds and account equity.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        The chart, or ``None`` when no window has a point.
+    """
+    drawn = {name: points for name, points in curves.items() if points}
+    if not drawn:
+        return None
+    figure = Figure(figsize=(9, 3.5))
+    axis = figure.subplots()
+    for name, points in drawn.items():
+        stamps = pd.to_datetime([int(p[0]) for p in points], utc=True).tz_localize(None)
+        axis.plot(
+            stamps, [p[1] for p in points], label=name, linewidth=1, marker="." if len(points) == 1 else ""
+        )
+    locator = mdates.AutoDateLocator()
+    axis.xaxis.set_major_locator(locator)
+    axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    axis.set_xlabel("date (UTC)")
+    axis.set_ylabel("equity (account currency)")
+    starts = {float(points[0][1]) for points in drawn.values()}
+    subtitle = f"; each window starts at {starts.pop():,.2f}" if len(starts) == 1 else ""
+    axis.set_title(f"Out-of-sample equity per test window{subtitle}")
+    axis.legend(fontsize=7, ncol=4)
+    return figure
 
 
-def _distribution_figure(title: str, values: Sequence[float], marks: Mapping[str, float | None]) -> str:
-    figure, axis = plt.subplots(figsize=(6, 3))
-    if values:
-        axis.hist(values, bins=40, color="#5b8def")
+def distribution_figure(
+    title: str, values: Sequence[float], marks: Mapping[str, float | None]
+) -> Figure | None:
+    """Draw the histogram of simulated drawdown depths with their percentiles marked.
+
+    Parameters
+    ----------
+    title : str
+        Chart title.
+    values : sequence of float
+        Drawdown depths as positive fractions of the running peak
+        (``research.validation.stress``'s convention).
+    marks : Mapping of str to float or None
+        Percentile label to depth (``None`` is skipped).
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        The chart, or ``None`` without values.
+    """
+    if not values:
+        return None
+    figure = Figure(figsize=(6, 3))
+    axis = figure.subplots()
+    axis.hist(values, bins=40, color="#5b8def")
+    top = axis.get_ylim()[1]
     for label, value in marks.items():
         if value is not None:
             axis.axvline(value, color="#b00020", linestyle="--", linewidth=1)
-            axis.text(value, axis.get_ylim()[1] * 0.9, f" {label}", fontsize=7, color="#b00020")
+            axis.text(value, top * 0.9, f" {label} {value:.2%}", fontsize=7, color="#b00020")
+    axis.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+    axis.set_xlabel("max drawdown depth (% of the running peak)")
+    axis.set_ylabel("runs")
     axis.set_title(title)
-    return _png(figure)
+    return figure
 
 
 def render_validation_html(report: Mapping[str, Any]) -> str:
@@ -140,19 +190,28 @@ def render_validation_html(report: Mapping[str, Any]) -> str:
             left=4,
         )
     )
-    parts.append(_equity_figure(report.get("equity_curves", {})))
+    parts.append("<h2>Out-of-sample equity</h2>")
+    equity = equity_figure(report.get("equity_curves", {}))
+    parts.append(_png(equity) if equity else "<p class='note'>No out-of-sample equity points: no chart.</p>")
     stress = report.get("stress", {})
     parts.append("<h2>Stress</h2>")
+    parts.append(
+        "<p class='note'>Monte Carlo and bootstrap drawdowns are positive depths of the trade-by-trade "
+        "equity below its running peak (0.05 is 5 %); the aggregate's max_drawdown is the same "
+        "quantity on daily equity, as a negative fraction.</p>"
+    )
     for key, title in (
         ("monte_carlo_reorder", "Monte Carlo trade reordering"),
         ("bootstrap_trades", "Trade bootstrap"),
     ):
         block = stress.get(key) or {}
         parts.append(f"<h3>{html.escape(title)}</h3>")
-        samples = block.get("max_drawdown_samples", [])
-        if samples:
-            percentiles = block.get("max_drawdown", {}) or {}
-            parts.append(_distribution_figure(f"{title}: max drawdown", samples, dict(percentiles)))
+        percentiles = block.get("max_drawdown", {}) or {}
+        histogram = distribution_figure(
+            f"{title}: max drawdown", block.get("max_drawdown_samples", []), dict(percentiles)
+        )
+        if histogram is not None:
+            parts.append(_png(histogram))
         rows: list[list[str]] = []
         for name, value in block.items():
             if name.endswith("_samples"):

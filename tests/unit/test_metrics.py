@@ -461,3 +461,88 @@ def test_trade_metrics_well_formed_for_any_float_input(p: list[float]) -> None:
     wr = m.win_rate(p)
     assert math.isnan(wr) or 0.0 <= wr <= 1.0
     json.dumps(m.compute_metrics([], p, 0.0, 365), allow_nan=False)
+
+
+def _days_ns(n: int, start: str = "2025-05-30") -> np.ndarray:
+    return pd.date_range(start, periods=n, freq="D", tz="UTC").asi8
+
+
+def _day(ns: int) -> str:
+    return f"{pd.Timestamp(ns, tz='UTC'):%Y-%m-%d}"
+
+
+class TestDrawdownPeriods:
+    def test_a_drawdown_from_the_first_day_that_never_recovers_ends_at_the_last_sample(self) -> None:
+        # the default backtest's shape: a loss on day one, small gains later, never back at the start
+        r = [-0.01, -0.02, 0.005, -0.01, 0.001]
+        (period,) = m.drawdown_periods(r, _days_ns(5))
+        assert (_day(period.start_ns), _day(period.valley_ns), _day(period.end_ns)) == (
+            "2025-05-30",
+            "2025-06-02",
+            "2025-06-03",
+        )
+        assert period.recovered is False
+        assert period.days == 5  # through the last sample, inclusive
+        assert period.depth == pytest.approx(m.max_drawdown(r), abs=1e-15)
+
+    def test_recovered_drawdowns_end_on_the_recovery_day(self) -> None:
+        r = [0.1, -0.1, -0.05, 0.2, 0.01, -0.02, 0.03]
+        first, second = m.drawdown_periods(r, _days_ns(7, "2024-01-01"))
+        assert (_day(first.start_ns), _day(first.valley_ns), _day(first.end_ns)) == (
+            "2024-01-02",
+            "2024-01-03",
+            "2024-01-04",
+        )
+        assert first.recovered and first.days == 2
+        assert first.depth == pytest.approx(0.9 * 0.95 - 1.0)
+        assert (_day(second.start_ns), _day(second.end_ns), second.days) == ("2024-01-06", "2024-01-07", 1)
+        assert second.recovered and second.depth == pytest.approx(-0.02)
+
+    def test_days_count_calendar_days_across_missing_days(self) -> None:
+        ts = pd.DatetimeIndex(["2024-01-05", "2024-01-08", "2024-01-09"], tz="UTC").asi8  # Fri, Mon, Tue
+        (period,) = m.drawdown_periods([-0.01, 0.02, 0.0], ts)
+        assert period.recovered and period.days == 3  # Friday to Monday
+
+    def test_no_drawdown_gives_no_period(self) -> None:
+        assert m.drawdown_periods([], []) == ()
+        assert m.drawdown_periods([0.01, 0.0, 0.02], _days_ns(3)) == ()
+
+    def test_a_wipe_out_is_a_full_unrecovered_drawdown(self) -> None:
+        (period,) = m.drawdown_periods([0.1, -1.0, 0.5], _days_ns(3))
+        assert period.depth == -1.0 and not period.recovered and period.days == 2
+
+    def test_non_finite_returns_are_dropped_with_their_timestamps(self) -> None:
+        ts = _days_ns(4)
+        (period,) = m.drawdown_periods([0.01, np.nan, -0.02, np.inf], ts)
+        assert period.start_ns == ts[2] and period.end_ns == ts[2]
+
+    def test_rejects_mismatched_or_unordered_timestamps(self) -> None:
+        with pytest.raises(ValueError, match="differ in length"):
+            m.drawdown_periods([0.01, -0.01], _days_ns(3))
+        with pytest.raises(ValueError, match="increase"):
+            m.drawdown_periods([0.01, -0.01], _days_ns(2)[::-1])
+
+    def test_agrees_with_quantstats_drawdown_details(self) -> None:
+        """Same start, valley, depth and days; quantstats' end is the last day under water."""
+        r = _synthetic("drawdown")
+        ours = m.drawdown_periods(r.to_numpy(), r.index.asi8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = qs.stats.drawdown_details(qs.stats.to_drawdown_series(r))
+        assert len(ours) == len(theirs) >= 5
+        for period, (_, row) in zip(ours, theirs.iterrows(), strict=True):
+            assert _day(period.start_ns) == row["start"]
+            assert _day(period.valley_ns) == row["valley"]
+            assert period.depth * 100 == _close(row["max drawdown"])
+            assert period.days == row["days"]
+            last_under_water = period.end_ns - (m.NS_PER_DAY if period.recovered else 0)
+            assert _day(last_under_water) == row["end"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(r=st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=100))
+def test_deepest_drawdown_period_is_the_max_drawdown(r: list[float]) -> None:
+    periods = m.drawdown_periods(r, np.arange(len(r), dtype=np.int64) * m.NS_PER_DAY)
+    assert min((p.depth for p in periods), default=0.0) == m.max_drawdown(r)
+    for p in periods:
+        assert -1.0 <= p.depth < 0.0 and p.start_ns <= p.valley_ns <= p.end_ns and p.days >= 1

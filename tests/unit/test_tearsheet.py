@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import socket
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ import pandas as pd
 import pytest
 
 from reports import tearsheet as ts
+from reports import tearsheet_charts as tsc
 
 
 def _series(values: np.ndarray | list[float], start: str = "2024-01-01") -> pd.Series:
@@ -134,3 +137,181 @@ def test_degenerate_reason() -> None:
     assert ts.degenerate_reason(ts.prepare_returns(_series([0.01] * 10))) is None
     assert "zero" in (ts.degenerate_reason(ts.prepare_returns(_series(np.zeros(30)))) or "")
     assert "only 2" in (ts.degenerate_reason(ts.prepare_returns(_series([0.01, 0.02]))) or "")
+
+
+# ---------------------------------------------------------------------------------- every figure
+
+_METRIC_ROW = re.compile(r"<tr><td>([^<]*)</td><td>([^<]*)</td></tr>")
+_DATE_TICK = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
+
+
+def _metric_rows(page: str) -> dict[str, str]:
+    right = page[page.index('<div id="right">') :]
+    return dict(_METRIC_ROW.findall(right[: right.index("</table>")]))
+
+
+def _worst_drawdown_rows(page: str) -> list[list[str]]:
+    block = page[page.index('<div id="ddinfo">') :]
+    body = block[block.index("<tbody>") : block.index("</tbody>")]
+    return [re.findall(r"<td>([^<]*)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body)]
+
+
+def _charts(page: str) -> dict[str, str]:
+    left = page[page.index('<div id="left">') : page.index('<div id="right">')]
+    return dict(re.findall(r'<div id="(\w+)">(.*?)</div>', left, flags=re.DOTALL))
+
+
+def _svg_texts(svg: str) -> list[str]:
+    """matplotlib writes each text element's string as an SVG comment before its glyphs."""
+    return re.findall(r"<!-- (.*?) -->", svg)
+
+
+def _assert_date_ticks_within(page: str, returns: pd.Series) -> None:
+    first, last = returns.index[0], returns.index[-1]
+    for chart_id, svg in _charts(page).items():
+        for text in _svg_texts(svg):
+            match = _DATE_TICK.match(text)
+            if match is None or not 1990 <= int(match[1]) <= 2100:
+                continue
+            tick = pd.Timestamp(text)
+            if match[3] is None:  # a year or a month label: compare the period
+                lo = first.to_period("M" if match[2] else "Y").start_time
+                assert lo <= tick <= last, (chart_id, text)
+            else:
+                assert first.normalize() <= tick <= last, (chart_id, text)
+
+
+@pytest.fixture
+def default_run_shape() -> pd.Series:
+    """31 days under water from the first day, never back at the start (the default backtest)."""
+    rng = np.random.default_rng(7)
+    values = -np.abs(rng.normal(0.0025, 0.0015, 31))
+    values[[5, 17]] = 0.0001  # two small up days, far from recovering
+    return _series(values, start="2025-05-30")
+
+
+def test_default_run_shape_fills_every_metric_row(default_run_shape: pd.Series) -> None:
+    returns = ts.prepare_returns(default_run_shape)
+    page = ts.render_tearsheet_html(returns, "ema", 365)
+    rows = _metric_rows(page)
+    assert len(rows) > 60
+    for name, value in rows.items():
+        assert value.strip() not in {"", "-", "%", "nan", "nan%"}, name
+    from engine.metrics import max_drawdown
+
+    assert rows["Max Drawdown"] == f"{round(max_drawdown(returns.to_numpy()) * 100, 2)}%"
+    assert rows["Max DD Period Start"] == "2025-05-30"
+    assert rows["Max DD Period End"] == "2025-06-29 (last sample, not recovered)"
+    assert rows["Max DD Date"] == "2025-06-29"  # the last day is the lowest
+    assert rows["Longest DD Days"] == "31"
+    assert rows["Avg. Drawdown"] == rows["Max Drawdown"] and rows["Avg. Drawdown Days"] == "31"
+    assert rows["Avg. Up Month"] == "n/a (no up month)"
+    names = list(rows)
+    assert names.index("Avg. Drawdown") + 1 == names.index("Avg. Drawdown Days")
+    assert names.index("Avg. Drawdown Days") + 1 == names.index("Recovery Factor")
+    assert _worst_drawdown_rows(page) == [
+        ["2025-05-30", "not recovered (last sample 2025-06-29)", rows["Max Drawdown"][:-1], "31"]
+    ]
+
+
+def test_default_run_shape_leaves_out_the_charts_it_cannot_fill(default_run_shape: pd.Series) -> None:
+    returns = ts.prepare_returns(default_run_shape)
+    page = ts.render_tearsheet_html(returns, "ema", 365)
+    charts = _charts(page)
+    for chart_id in ("rolling_vol", "rolling_sharpe", "rolling_sortino", "monthly_dist"):
+        assert "<svg" not in charts[chart_id] and 'class="omitted"' in charts[chart_id], chart_id
+    assert "at least 184 daily returns" in charts["rolling_vol"]
+    drawn = [cid for cid, svg in charts.items() if "<svg" in svg]
+    assert {"dd_periods", "dd_plot", "monthly_heatmap", "returns_dist", "log_returns"} <= set(drawn)
+    for chart_id in drawn:
+        years = [t for t in _svg_texts(charts[chart_id]) if re.fullmatch(r"20[01]\d", t)]
+        assert not years, (chart_id, years)  # matplotlib's empty date axis is 2000-2010
+    _assert_date_ticks_within(page, returns)
+    heatmap = _svg_texts(charts["monthly_heatmap"])
+    assert "MAY" in heatmap and "JUN" in heatmap and "JAN" not in heatmap
+    assert "0.00" not in heatmap  # no invented zero months
+    assert "Quarterly, Yearly left out: fewer than two periods" in _svg_texts(charts["returns_dist"])
+    assert "Strategy - Worst Drawdown Period" in _svg_texts(charts["dd_periods"])
+
+
+def test_long_series_keeps_the_rolling_charts_within_its_dates(seeded_200_days: pd.Series) -> None:
+    returns = ts.prepare_returns(seeded_200_days)
+    page = ts.render_tearsheet_html(returns, "long", 365)
+    charts = _charts(page)
+    for chart_id in ("rolling_vol", "rolling_sharpe", "rolling_sortino", "monthly_dist"):
+        assert "<svg" in charts[chart_id], chart_id
+    _assert_date_ticks_within(page, returns)
+    rows = _metric_rows(page)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import quantstats as qs
+
+        theirs = qs.stats.drawdown_details(qs.stats.to_drawdown_series(returns))
+    worst = theirs.sort_values("max drawdown").iloc[0]
+    assert rows["Max Drawdown"] == f"{round(worst['max drawdown'], 2)}%"
+    assert rows["Max DD Period Start"] == worst["start"] and rows["Max DD Date"] == worst["valley"]
+    assert len(_worst_drawdown_rows(page)) == min(10, len(theirs))
+
+
+def test_a_series_without_drawdown_says_so() -> None:
+    page = ts.render_tearsheet_html(ts.prepare_returns(_series([0.001] * 40)), "up", 365)
+    rows = _metric_rows(page)
+    assert rows["Max Drawdown"] == "0.0%"
+    assert rows["Max DD Date"] == "none (no drawdown)" and rows["Longest DD Days"] == "0"
+    assert "-" not in rows.values() and "" not in rows.values()
+    assert _worst_drawdown_rows(page) == []
+
+
+class TestOmittedCharts:
+    @pytest.mark.parametrize(
+        ("n", "periods", "omitted"),
+        [(183, 365, True), (184, 365, False), (126, 252, True), (127, 252, False)],
+    )
+    def test_rolling_charts_need_one_return_more_than_their_window(
+        self, n: int, periods: int, omitted: bool
+    ) -> None:
+        reasons = tsc.omitted_charts(ts.prepare_returns(_series(np.full(n, 0.001))), periods)
+        assert ("rolling_sharpe" in reasons) is omitted
+
+    def test_monthly_distribution_needs_six_months(self) -> None:
+        five = ts.prepare_returns(_series(np.full(150, 0.001), start="2024-01-01"))  # Jan..May
+        six = ts.prepare_returns(_series(np.full(160, 0.001), start="2024-01-01"))  # Jan..Jun
+        assert "covers 5" in tsc.omitted_charts(five, 252)["monthly_dist"]
+        assert "monthly_dist" not in tsc.omitted_charts(six, 252)
+
+
+class TestRedrawnCharts:
+    def test_heatmap_has_only_the_months_of_the_data(self) -> None:
+        returns = ts.prepare_returns(_series(np.full(80, 0.001), start="2024-11-15"))
+        figure = tsc.monthly_heatmap_figure(returns)
+        axis = figure.axes[0]
+        assert [t.get_text() for t in axis.get_xticklabels()] == ["JAN", "FEB", "NOV", "DEC"]
+        assert [t.get_text() for t in axis.get_yticklabels()] == ["2024", "2025"]
+        assert len(axis.texts) == 4  # Nov, Dec 2024 and Jan, Feb 2025; the other cells stay blank
+
+    def test_return_quantiles_take_one_value_per_period(self) -> None:
+        values = np.zeros(91)
+        values[0] = 0.10
+        values[40] = -0.05
+        returns = ts.prepare_returns(_series(values, start="2024-01-01"))  # Jan..Mar 31: one quarter
+        groups = tsc.period_returns(returns)
+        assert groups["Monthly"] == pytest.approx([0.10, -0.05, 0.0])
+        assert groups["Quarterly"] == pytest.approx([1.10 * 0.95 - 1.0])
+        assert groups["Yearly"].size == 1 and groups["Daily"].size == 91
+        assert groups["Weekly"].size == 13  # Mon 1 Jan .. Sun 31 Mar: 13 calendar weeks
+        axis = tsc.return_quantiles_figure(returns).axes[0]
+        assert [t.get_text() for t in axis.get_xticklabels()] == ["Daily", "Weekly", "Monthly"]
+        assert "Quarterly, Yearly" in axis.get_xlabel()
+
+    def test_drawdown_chart_shades_the_worst_five_within_the_data(self) -> None:
+        values = np.tile([0.02, -0.01, -0.01, 0.03], 10)
+        returns = ts.prepare_returns(_series(values))
+        axis = tsc.drawdown_periods_figure(returns).axes[0]
+        assert len(axis.patches) == 5
+        import matplotlib.dates as mdates
+
+        lo, hi = axis.get_xlim()
+        assert (mdates.num2date(lo).date(), mdates.num2date(hi).date()) == (
+            returns.index[0].date(),
+            returns.index[-1].date(),
+        )
