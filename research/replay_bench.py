@@ -3,6 +3,7 @@
 Usage::
 
     python -m research.replay_bench [--config CONFIG] [--bars N] [--repeats R] [--profile FILE]
+                                    [--stdlib-loop]
 
 Both sides run ``research.bench:BaselineEMACross`` (market-entry brackets) with the run config's
 venue (fill model seeded with ``run.seed``, fees, latency) on the config's bars from the catalog
@@ -14,13 +15,16 @@ the replay through a ``TradingNode`` with ``adapters.replay`` (replay data clien
 The line printed holds ``backtest_bars_per_s`` (``BacktestEngine.run`` alone),
 ``replay_bars_per_s`` (the replay client's streaming time alone, from its first datum to its last
 settle; the node's build, start and stop are in ``replay_node_seconds``), ``ratio`` (replay /
-backtest), ``fills_identical``, ``pacer_turns_per_datum`` and ``load_before``. ``--profile FILE``
-also writes a cProfile of one more replay to FILE (``python -m pstats FILE``).
+backtest), ``fills_identical``, ``pacer_turns_per_datum``, ``event_loop`` (nautilus installs
+uvloop outside pytest; ``--stdlib-loop`` measures asyncio's own loop, which the tests run on) and
+``load_before``. ``--profile FILE`` also writes a cProfile of one more replay to FILE
+(``python -m pstats FILE``).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import gc
 import json
@@ -204,6 +208,7 @@ def bench_replay(config_path: str, bars: int | None, repeats: int, profile: str 
         "fills_identical": replay_fills == backtest_fills,
         "pacer_turns_per_datum": round(turns, 2),
         "repeats": repeats,
+        "event_loop": type(asyncio.get_event_loop_policy()).__module__.split(".")[0],
         "load_before": round(load_before, 2),
     }
 
@@ -215,7 +220,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bars", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile", default=None)
+    parser.add_argument(
+        "--stdlib-loop", action="store_true", help="run on asyncio's own loop instead of uvloop"
+    )
     args = parser.parse_args(argv)
+    if args.stdlib_loop:
+        # nautilus installs uvloop's policy when its kernel is imported (outside pytest).
+        asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
     print(json.dumps(bench_replay(args.config, args.bars, args.repeats, args.profile)))
     return 0
 

@@ -1,1 +1,1 @@
-"""Offline catalog replay for paper trading: data client, sandbox venue, pacing and runner (docs/replay.md)."""
+"""Offline catalog replay for paper trading: data client, sandbox, pacing, runner (docs/replay.md)."""

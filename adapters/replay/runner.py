@@ -30,7 +30,7 @@ import contextlib
 import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from nautilus_trader.common.component import MessageBus
 from nautilus_trader.config import (
@@ -61,6 +61,7 @@ from adapters.replay.sandbox import (
 )
 
 T = TypeVar("T")
+Outcome = Literal["started", "stopped before the start", "failed"]
 
 STOP_TOPIC = "replay.stop"  # publish anything here to stop the replay gracefully
 
@@ -198,6 +199,10 @@ def wire_replay(node: TradingNode, config: TradingNodeConfig, quiet_turns: int =
     events = deliver_events_synchronously(kernel.exec_engine, msgbus, venues) if venues else None
     pacer = QueuePacer.for_kernel(kernel, quiet_turns=quiet_turns)
     endpoints = sorted(e for e in msgbus.endpoints() if e.startswith(START_ENDPOINT_PREFIX))
+    if not endpoints:
+        raise ReplayConfigError(
+            "the built node has no replay data client (was its factory registered? run_replay does it)"
+        )
     finished: dict[str, ReplayProgress] = {}
     all_finished = asyncio.Event()
 
@@ -261,35 +266,35 @@ def run_replay(
         If the trader did not start within the node's connection and portfolio timeouts.
     """
     check_replay_config(config)
-    previous_sigint = signal.getsignal(signal.SIGINT)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        node = TradingNode(config=config, loop=loop)  # nautilus sets SIGINT to SIG_DFL here
+        node = TradingNode(config=config, loop=loop)  # sets SIGINT to SIG_DFL and loop handlers
         try:
             _register_factories(node, config, factories or {})
             node.build()
             if on_built is not None:
                 on_built(node)
             wiring = wire_replay(node, config, quiet_turns=quiet_turns)
-            started = loop.run_until_complete(_supervise(node, config, wiring, handle_signals))
-            collected = collect(node) if collect is not None and started else None
+            outcome = loop.run_until_complete(_supervise(node, config, wiring, handle_signals))
+            collected = collect(node) if collect is not None and outcome == "started" else None
         finally:
             node.dispose()  # outside the loop: it stops or closes the loop itself
     finally:
         if not loop.is_closed():
             loop.close()
         asyncio.set_event_loop(None)
-        signal.signal(signal.SIGINT, previous_sigint)
-    if not started:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if outcome == "failed":
         raise ReplayRunError(
-            "the replay node's trader did not start (connection or portfolio timeout, or a stop "
-            "request before the start); see the node's log"
+            "the replay node's trader did not start (connection or portfolio timeout); see the node's log"
         )
     progress = wiring.progress()
     return ReplayResult(
         progress=progress,
-        stopped_early=any(p.stopped for p in progress),
+        stopped_early=outcome == "stopped before the start" or any(p.stopped for p in progress),
         collected=collected,
         pacer_turns=wiring.pacer.turns,
     )
@@ -311,7 +316,7 @@ def _register_factories(node: TradingNode, config: TradingNodeConfig, extra: Map
 
 async def _supervise(
     node: TradingNode, config: TradingNodeConfig, wiring: ReplayWiring, handle_signals: bool
-) -> bool:
+) -> Outcome:
     """Run the node, start the replay once the trader runs, stop the node at the end."""
     loop = asyncio.get_running_loop()
     run_task = loop.create_task(node.run_async(), name="replay_node_run")
@@ -329,21 +334,23 @@ async def _supervise(
     start_deadline = loop.time() + (
         config.timeout_connection + config.timeout_reconciliation + config.timeout_portfolio + 5.0
     )
-    started = False
+    outcome: Outcome = "failed"
     try:
         while not (node.trader.is_running or run_task.done() or stop.is_set()):
             if loop.time() > start_deadline:
                 break
             await asyncio.sleep(_TRADER_POLL_SECONDS)
-        if node.trader.is_running and not stop.is_set():
+        if stop.is_set():
+            outcome = "stopped before the start"
+        elif node.trader.is_running:
             wiring.start(node.kernel.msgbus)
-            started = True
+            outcome = "started"
             waiters = {loop.create_task(wiring.all_finished.wait()), loop.create_task(stop.wait())}
             await asyncio.wait({*waiters, run_task}, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
         wiring.control.request_stop()
-        if started and not run_task.done():
+        if outcome == "started" and not run_task.done():
             # Every stream sees the stop flag after its current datum and reports its progress.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wiring.all_finished.wait(), _FINAL_REPORT_SECONDS)
@@ -354,4 +361,4 @@ async def _supervise(
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-    return started
+    return outcome

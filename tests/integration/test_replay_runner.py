@@ -26,7 +26,7 @@ def test_sigint_stops_the_replay_gracefully_and_disposes_the_node(replay_catalog
     start, end = window(replay_catalog, BTC.signal_bars, 2_000)
     stopper = actor(StopAfterBars, StopAfterBarsConfig, bar_type=BTC.signal_bars, count=500)
     config = replay_config(replay_catalog, BTC, start=start, end=end, actors=[stopper])
-    before = signal.getsignal(signal.SIGINT)
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     nodes = []
 
     def collect(node):
@@ -43,7 +43,10 @@ def test_sigint_stops_the_replay_gracefully_and_disposes_the_node(replay_catalog
     (node,) = nodes
     assert node.trader.is_disposed
     assert node.kernel.loop.is_closed()
-    assert signal.getsignal(signal.SIGINT) is before  # nautilus' SIG_DFL is undone
+    assert (
+        signal.getsignal(signal.SIGINT),
+        signal.getsignal(signal.SIGTERM),
+    ) == before  # nautilus' SIG_DFL undone
 
 
 def test_a_message_on_the_stop_topic_stops_the_replay(replay_catalog: str) -> None:
