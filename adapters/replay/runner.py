@@ -119,6 +119,11 @@ def check_replay_config(config: TradingNodeConfig) -> None:
     replays = [c for c in _client_configs(config.data_clients) if isinstance(c, ReplayDataClientConfig)]
     if not replays:
         raise ReplayConfigError("data_clients has no ReplayDataClientConfig: nothing to replay")
+    if len(replays) > 1:
+        raise ReplayConfigError(
+            f"data_clients has {len(replays)} ReplayDataClientConfig entries: use one listing every bar "
+            "type (two streams would interleave on wall time and data time would run backwards)"
+        )
     exec_engine = config.exec_engine
     if exec_engine.inflight_check_interval_ms:
         raise ReplayConfigError(

@@ -74,6 +74,9 @@ def test_a_node_config_with_live_checks_is_refused(replay_catalog: str) -> None:
         check_replay_config(msgspec.structs.replace(config, risk_engine=slow))
     with pytest.raises(ReplayConfigError, match=r"data_engine\.graceful_shutdown_on_exception is False"):
         check_replay_config(msgspec.structs.replace(config, data_engine=LiveDataEngineConfig()))
+    twice = {"REPLAY": config.data_clients["REPLAY"], "REPLAY2": config.data_clients["REPLAY"]}
+    with pytest.raises(ReplayConfigError, match="data_clients has 2 ReplayDataClientConfig entries"):
+        check_replay_config(msgspec.structs.replace(config, data_clients=twice))
 
 
 @pytest.mark.parametrize(
