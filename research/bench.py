@@ -190,23 +190,24 @@ def _baseline_engine(
     for instrument in data_instruments:
         engine.add_instrument(instrument)
     engine.add_data(bars, sort=True)
-    params = config.strategies[0].config
-    engine.add_strategy(
-        BaselineEMACross(
-            BaselineEMACrossConfig(
-                instrument_id=InstrumentId.from_str(params["instrument_id"]),
-                bar_type=BarType.from_str(params["bar_type"]),
-                fast_period=params.get("fast_period", 10),
-                slow_period=params.get("slow_period", 30),
-                atr_period=params.get("atr_period", 14),
-                sl_atr=params.get("sl_atr", 2.0),
-                tp_atr=params.get("tp_atr", 3.0),
-                risk_fraction=desk.asset_sizing("crypto_futures").risk_fraction,
-                max_position_fraction=desk.sizing.pair_cap_fraction,
-            )
-        )
-    )
+    engine.add_strategy(BaselineEMACross(BaselineEMACrossConfig(**baseline_params(config, desk))))
     return engine
+
+
+def baseline_params(config: RunConfig, desk: DeskConfig) -> dict[str, Any]:
+    """Return the baseline's config values for the run config's first strategy and the desk."""
+    params = config.strategies[0].config
+    return {
+        "instrument_id": InstrumentId.from_str(params["instrument_id"]),
+        "bar_type": BarType.from_str(params["bar_type"]),
+        "fast_period": params.get("fast_period", 10),
+        "slow_period": params.get("slow_period", 30),
+        "atr_period": params.get("atr_period", 14),
+        "sl_atr": params.get("sl_atr", 2.0),
+        "tp_atr": params.get("tp_atr", 3.0),
+        "risk_fraction": desk.asset_sizing("crypto_futures").risk_fraction,
+        "max_position_fraction": desk.sizing.pair_cap_fraction,
+    }
 
 
 def _timed_run(engine: BacktestEngine) -> tuple[float, int]:

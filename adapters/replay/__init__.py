@@ -1,0 +1,1 @@
+"""Offline catalog replay for paper trading: data client, sandbox, pacing, runner (docs/replay.md)."""
