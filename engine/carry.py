@@ -54,6 +54,7 @@ from engine.risk.desk import RiskDesk
 from engine.risk.market import USD_LIKE, money_to_usd
 
 NANOS_PER_SECOND = 1_000_000_000
+NANOS_PER_MINUTE = 60 * NANOS_PER_SECOND
 NANOS_PER_HOUR = 3_600 * NANOS_PER_SECOND
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 
@@ -266,7 +267,7 @@ class CarryActor(Actor):  # type: ignore[misc]
                 if series is not None:
                     self._funding[instrument_id] = series
         self._swaps = {swap.instrument: swap for swap in self._carry.fx.swaps} if config.fx_swaps else {}
-        self._alerts = DataTimeAlerts(self, config.clock, self._schedule_all)
+        self._alerts = DataTimeAlerts(self, config.clock, self._schedule_all, NANOS_PER_MINUTE)
         self._desk: RiskDesk | None = None
         self.payments: list[CarryPayment] = []
         self.missing: dict[str, int] = dict.fromkeys(self._funding, 0)
@@ -305,7 +306,7 @@ class CarryActor(Actor):  # type: ignore[misc]
     def _schedule_funding(self, instrument_id: str, after_ns: int) -> None:
         series = self._funding[instrument_id]
         ts = next_settlement_ns(after_ns, series.interval_hours, self._carry.funding.anchor)
-        self._alerts.at(f"funding:{instrument_id}:{ts}", ts, lambda now: self._on_funding(instrument_id, now))
+        self._alerts.at(ts, lambda now: self._on_funding(instrument_id, now))
 
     def _on_funding(self, instrument_id: str, ts: int) -> None:
         self._schedule_funding(instrument_id, ts)
@@ -331,7 +332,7 @@ class CarryActor(Actor):  # type: ignore[misc]
     def _schedule_rollover(self, after_ns: int) -> None:
         fx = self._carry.fx
         ts, weekday = next_rollover(after_ns, fx.timezone, fx.rollover)
-        self._alerts.at(f"fx_rollover:{weekday}:{ts}", ts, lambda now: self._on_rollover(weekday, now))
+        self._alerts.at(ts, lambda now: self._on_rollover(weekday, now))
 
     def _on_rollover(self, weekday: str, ts: int) -> None:
         self._schedule_rollover(ts)

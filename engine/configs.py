@@ -8,6 +8,7 @@ error naming the file, the field and the value.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -338,8 +339,48 @@ class CarrySection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     config: str = "configs/carry.toml"
 
 
+class NodeSection(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Run the config on a live nautilus node (``python -m engine.live``): replay, paper or live.
+
+    ``adapter`` is the import path of the class that builds the node's data and execution clients
+    (``adapters.replay.node:ReplayAdapter`` streams the catalog into a sandbox venue);
+    ``options`` are its own settings. ``speed`` paces a replay feed (``"max"`` or a factor on the
+    wall clock, 1.0 = real time). ``journal`` is the node's journal, kept across restarts (a
+    restarted node resumes from its last checkpoint; default
+    ``<state_dir>/nodes/<run name>/journal.sqlite``). Progress is printed every
+    ``progress_seconds``; operator commands are applied every ``command_interval_ms`` and a
+    checkpoint is written every ``checkpoint_seconds`` (wall time).
+    """
+
+    adapter: str
+    speed: str | float = "max"
+    journal: str | None = None
+    progress_seconds: float = 5.0
+    command_interval_ms: int = 200
+    checkpoint_seconds: float = 5.0
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Check the adapter path, the speed and the intervals."""
+        if not _IMPORT_PATH.match(self.adapter):
+            fail("adapter", self.adapter, "must look like 'package.module:Name'")
+        if isinstance(self.speed, str):
+            if self.speed != "max":
+                fail("speed", self.speed, 'must be "max" or a positive number (1.0 = wall clock)')
+        elif not (math.isfinite(self.speed) and self.speed > 0):
+            fail("speed", self.speed, 'must be "max" or a positive number (1.0 = wall clock)')
+        for name in ("progress_seconds", "checkpoint_seconds"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                fail(name, getattr(self, name), "must be a positive number of seconds")
+        if self.command_interval_ms < 1:
+            fail("command_interval_ms", self.command_interval_ms, "must be >= 1")
+
+
 class RunConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Hold everything a backtest (or any other mode) needs to assemble its kernel."""
+    """Hold everything a backtest, a replay, a paper or a live node needs to assemble its kernel.
+
+    ``node`` is read only by ``python -m engine.live``; a backtest ignores it.
+    """
 
     run: RunSection
     data: DataSection
@@ -348,6 +389,7 @@ class RunConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     desk: DeskSection = msgspec.field(default_factory=DeskSection)
     report: ReportSection = msgspec.field(default_factory=ReportSection)
     carry: CarrySection | None = None
+    node: NodeSection | None = None
 
     def __post_init__(self) -> None:
         """Require venues and strategies, unique venue names and a venue for every instrument."""

@@ -103,9 +103,19 @@ class EquitySampler(Actor):
             raise ValueError(f"interval_minutes must be >= 1 (value: {config.interval_minutes})")
         self._venues = [Venue(name) for name in config.venues]
         self._interval_ns = config.interval_minutes * 60 * 1_000_000_000
-        self._alerts = DataTimeAlerts(self, config.clock, self._schedule_from)
+        self._alerts = DataTimeAlerts(self, config.clock, self._schedule_from, self._interval_ns)
         self.samples: list[tuple[int, str, float]] = []
         self._pricing: dict[str, InstrumentId] = {}
+
+    @property
+    def data_time(self) -> int | None:
+        """Return the latest data time the sampler has seen (None before the first)."""
+        return self._alerts.now
+
+    @property
+    def feed_days(self) -> set[int]:
+        """Return the UTC days a replay feed streamed data on (empty on the kernel clock)."""
+        return self._alerts.days
 
     def on_start(self) -> None:
         """Start sampling on data time."""
@@ -119,8 +129,7 @@ class EquitySampler(Actor):
         self.sample(now if now is not None else self.clock.timestamp_ns())
 
     def _schedule_from(self, ts_ns: int) -> None:
-        due = ts_ns + self._interval_ns
-        self._alerts.at(f"equity-sample-{due}", due, self._on_due)
+        self._alerts.at(ts_ns + self._interval_ns, self._on_due)
 
     def _on_due(self, ts_ns: int) -> None:
         self.sample(ts_ns)

@@ -109,8 +109,13 @@ def write(
         journal=journal,
         tearsheet=tearsheet,
     )
-    (out_dir / "summary.json").write_text(json.dumps(body, indent=2, allow_nan=False) + "\n")
+    write_summary(body, out_dir)
     return body
+
+
+def write_summary(body: dict[str, Any], out_dir: Path) -> None:
+    """Write ``summary.json`` into the run folder."""
+    (out_dir / "summary.json").write_text(json.dumps(body, indent=2, allow_nan=False) + "\n")
 
 
 def print_summary(body: dict[str, Any], out_dir: Path) -> None:

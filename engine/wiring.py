@@ -63,6 +63,8 @@ def actor_configs(
     extra_bar_types: list[str] | None = None,
     clock: ClockSource = "kernel",
     command_interval_ms: int = 0,
+    checkpoint_seconds: float = 0.0,
+    resume: bool = False,
 ) -> list[ImportableActorConfig]:
     """Return the importable configs of the engine's actors for ``config``.
 
@@ -80,6 +82,8 @@ def actor_configs(
         Where the time-driven actors read data time (``feed`` in a replay node, :mod:`engine.clock`).
     command_interval_ms : int
         How often the desk bridge applies operator commands (0: at start only).
+    checkpoint_seconds, resume : float, bool
+        A node's journal checkpoints and whether to resume from the last one (:mod:`engine.checkpoint`).
     """
     desk = config.desk
     bridge = DeskBridgeConfig(
@@ -96,6 +100,9 @@ def actor_configs(
         bar_types=[*config.data.bar_types, *(extra_bar_types or [])],
         reference_instruments=list(config.data.reference_instruments),
         command_interval_ms=command_interval_ms,
+        clock=clock,
+        checkpoint_seconds=checkpoint_seconds,
+        resume=resume,
     )
     sampler = EquitySamplerConfig(
         component_id=SAMPLER_ID,

@@ -68,6 +68,7 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from adapters.replay.pacing import Pacer, SpeedSchedule
+from engine.clock import FEED_TIME_TOPIC, FeedTime
 
 START_ENDPOINT_PREFIX = "ReplayDataClient.start."
 FINISHED_TOPIC = "replay.finished"
@@ -382,11 +383,13 @@ class ReplayDataClient(LiveMarketDataClient):
         schedule = SpeedSchedule(factor) if factor is not None else None
         send = self._handle_data
         settle = control.pacer.settle
+        publish = self._msgbus.publish
         loop = self._loop
+        current: int | None = None  # the data time being streamed (FeedTime, engine.clock)
         for datum in self._data:
             if control.stop_requested:
                 self._stopped = True
-                return
+                break
             ts = datum.ts_init
             if self._catching_up and ts > catchup_until:  # type: ignore[operator]
                 self._catchup_over()
@@ -396,7 +399,12 @@ class ReplayDataClient(LiveMarketDataClient):
                     await control.sleep(wait)
                     if control.stop_requested:
                         self._stopped = True
-                        return
+                        break
+            if ts != current:
+                if current is not None:
+                    publish(topic=FEED_TIME_TOPIC, msg=FeedTime(current, settled=True))
+                publish(topic=FEED_TIME_TOPIC, msg=FeedTime(ts, settled=False))
+                current = ts
             send(datum)
             await settle()
             self._streamed += 1
@@ -405,7 +413,9 @@ class ReplayDataClient(LiveMarketDataClient):
                 self._bars += 1
             elif type(datum) is QuoteTick:
                 self._quotes += 1
-        if self._catching_up:
+        if current is not None and not self._stopped:
+            publish(topic=FEED_TIME_TOPIC, msg=FeedTime(current, settled=True))
+        if self._catching_up and not self._stopped:
             self._catchup_over()
 
     def _catchup_over(self) -> None:

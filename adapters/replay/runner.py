@@ -246,6 +246,8 @@ def run_replay(
     factories: Mapping[str, type] | None = None,
     quiet_turns: int = 1,
     handle_signals: bool = True,
+    on_progress: Callable[[TradingNode], None] | None = None,
+    progress_seconds: float = 5.0,
 ) -> ReplayResult[T]:
     """Build, run, stop and dispose a replay node; return how it ended.
 
@@ -263,6 +265,10 @@ def run_replay(
         Passed to :class:`~adapters.replay.pacing.QueuePacer`.
     handle_signals : bool, default True
         Stop gracefully on SIGINT/SIGTERM (the node's own handlers are replaced while it runs).
+    on_progress : callable, optional
+        Called with the running node every ``progress_seconds`` (wall time) and once at the end.
+    progress_seconds : float, default 5.0
+        How often ``on_progress`` is called.
 
     Raises
     ------
@@ -283,7 +289,8 @@ def run_replay(
             if on_built is not None:
                 on_built(node)
             wiring = wire_replay(node, config, quiet_turns=quiet_turns)
-            outcome = loop.run_until_complete(_supervise(node, config, wiring, handle_signals))
+            reporter = _Reporter(node, on_progress, progress_seconds) if on_progress is not None else None
+            outcome = loop.run_until_complete(_supervise(node, config, wiring, handle_signals, reporter))
             collected = collect(node) if collect is not None and outcome == "started" else None
         finally:
             node.dispose()  # outside the loop: it stops or closes the loop itself
@@ -320,8 +327,26 @@ def _register_factories(node: TradingNode, config: TradingNodeConfig, extra: Map
             node.add_exec_client_factory(name, factory)
 
 
+@dataclass
+class _Reporter:
+    """Call the progress callback every ``seconds`` of wall time while the replay runs."""
+
+    node: TradingNode
+    callback: Callable[[TradingNode], None]
+    seconds: float
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.seconds)
+            self.callback(self.node)
+
+
 async def _supervise(
-    node: TradingNode, config: TradingNodeConfig, wiring: ReplayWiring, handle_signals: bool
+    node: TradingNode,
+    config: TradingNodeConfig,
+    wiring: ReplayWiring,
+    handle_signals: bool,
+    reporter: _Reporter | None = None,
 ) -> Outcome:
     """Run the node, start the replay once the trader runs, stop the node at the end."""
     loop = asyncio.get_running_loop()
@@ -353,10 +378,14 @@ async def _supervise(
         elif node.trader.is_running:
             wiring.start(node.kernel.msgbus)
             outcome = "started"
+            reporting = loop.create_task(reporter.run()) if reporter is not None else None
             waiters = {loop.create_task(wiring.all_finished.wait()), loop.create_task(stop.wait())}
             await asyncio.wait({*waiters, run_task}, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
+            if reporting is not None:
+                reporting.cancel()
+                reporter.callback(node)  # type: ignore[union-attr]
         wiring.control.request_stop()
         if outcome == "started" and not run_task.done():
             # Every stream sees the stop flag after its current datum and reports its progress.

@@ -228,7 +228,11 @@ class Journal:
                 self._fill_keys.add(key)
             if row_type in self._immediate:
                 found = self._query(self._sql_now[row_type], (self.run_id, self.mode, *_astuple(row)))
-                return int(found[0][0]) if found else None
+                if not found:
+                    return None
+                key_value = int(found[0][0])
+                self._next_id[row_type] = max(self._next_id[row_type], key_value)
+                return key_value
             return self._buffer(row_type, _astuple(row))
 
     def write_many(self, rows: Iterable[Row]) -> int:
@@ -258,6 +262,45 @@ class Journal:
                 "SELECT 1 FROM fills WHERE venue = ? AND trade_id = ? LIMIT 1", (fill.venue, fill.trade_id)
             )
             return bool(found)
+
+    def last_keys(self) -> dict[str, int]:
+        """Return the last key given to a row of each table (buffered rows included)."""
+        with self._lock:
+            return {row_type.table: key for row_type, key in self._next_id.items()}
+
+    def truncate_after(self, keys: Mapping[str, int]) -> dict[str, int]:
+        """Delete this run's rows whose key is above ``keys[table]``; return how many per table.
+
+        A restarted node cuts its journal back to its last checkpoint this way before it
+        re-simulates (and so re-journals) what came after.
+        """
+        removed: dict[str, int] = {}
+        with self._lock:
+            self._check_open()
+            self._flush_locked()
+            for row_type in ROW_TYPE_OF.values():
+                limit = keys.get(row_type.table)
+                if limit is None:
+                    continue
+                cursor = self._execute(
+                    f"DELETE FROM {row_type.table} WHERE run_id = ? AND {row_type.key} > ?",
+                    (self.run_id, int(limit)),
+                )
+                removed[row_type.table] = cursor.rowcount
+                (last,) = self._query(f"SELECT COALESCE(MAX({row_type.key}), 0) FROM {row_type.table}", ())[0]
+                self._next_id[row_type] = int(last)
+            if self.mode == "backtest":
+                self._fill_keys = {
+                    (str(v), str(t)) for v, t in self._query("SELECT venue, trade_id FROM fills", ())
+                }
+            else:
+                self._fill_keys.clear()
+        return removed
+
+    def fill_row(self, venue: str, trade_id: str) -> dict[str, object] | None:
+        """Return the journaled fill of ``(venue, trade_id)``, or None."""
+        rows = self.rows("fills", venue=venue, trade_id=trade_id)
+        return rows[0] if rows else None
 
     def mute(self, muted: bool) -> None:
         """Stop (or resume) writing rows: a restarted replay re-simulates rows it journaled before."""

@@ -39,6 +39,8 @@ from nautilus_trader.model.identifiers import ClientOrderId, Venue
 from nautilus_trader.model.instruments import Instrument
 
 from engine.assets.registry import BUILTIN_ASSET_CLASSES, load_registry
+from engine.checkpoint import Checkpointer, Resumption, read_checkpoint
+from engine.clock import FEED_TIME_TOPIC, ClockSource, FeedTime
 from engine.journal import FillRecord, Journal, OrderEventRow, RefusedFillRow
 from engine.options import SETTLEMENT_TAGS
 from engine.orders import ENTRY_TAG
@@ -78,6 +80,12 @@ class DeskBridgeConfig(ActorConfig, frozen=True, kw_only=True):
         orders' event histories from the cache when it stops (the same rows, fewer callbacks).
     command_interval_ms : int
         Apply queued operator commands and re-read the kill switch this often (0: only at start).
+    clock : {"kernel", "feed"}
+        Where data time comes from (``feed``: a replay feed's published time, :mod:`engine.clock`).
+    checkpoint_seconds : float
+        With a journal and a feed clock, write a checkpoint this often (0: only when stopping).
+    resume : bool
+        Resume from the journal's checkpoint of this run, if it has one (:mod:`engine.checkpoint`).
     """
 
     run_id: str
@@ -93,6 +101,9 @@ class DeskBridgeConfig(ActorConfig, frozen=True, kw_only=True):
     reference_instruments: list[str] = []
     journal_each_event: bool | None = None
     command_interval_ms: int = 0
+    clock: ClockSource = "kernel"
+    checkpoint_seconds: float = 0.0
+    resume: bool = False
 
 
 class DeskBridge(Actor):
@@ -131,9 +142,22 @@ class DeskBridge(Actor):
         )
         self._command_interval_ms = config.command_interval_ms
         self._set_trading_state: Callable[[TradingState], None] | None = None
+        self.resume_error: str | None = None
         self._pending: list[tuple[OrderFilled, str]] = []
         self._watched: list[str] = []
         self._orders: dict[ClientOrderId, _OrderMeta] = {}
+        self._clock_source = config.clock
+        self._checkpoint_seconds = config.checkpoint_seconds
+        self.checkpointer: Checkpointer | None = None
+        self.resumption: Resumption | None = None
+        if journal is not None and config.clock == "feed":
+            checkpoint = read_checkpoint(journal) if config.resume else None
+            if checkpoint is not None:
+                self.desk.kill_switch.restore(checkpoint.start_kill_switch)
+                self.resumption = Resumption(journal, checkpoint, self.desk.apply)
+                self.resumption.begin()
+            start = checkpoint.start_kill_switch if checkpoint is not None else self.desk.kill_switch.state()
+            self.checkpointer = Checkpointer(journal, start)
         self.settlements: list[dict[str, Any]] = []
         self.evidence_ts: dict[str, int] = {}  # trade id -> time of the market data the fill traded against
         self.desk.add_close_only_listener(self._on_close_only)
@@ -162,11 +186,24 @@ class DeskBridge(Actor):
             self.clock.set_timer(
                 "desk-commands", timedelta(milliseconds=self._command_interval_ms), callback=self._on_timer
             )
+        if self._clock_source == "feed":
+            self.msgbus.subscribe(topic=FEED_TIME_TOPIC, handler=self._on_feed_time)
+            if self.checkpointer is not None and self._checkpoint_seconds > 0:
+                self.clock.set_timer(
+                    "desk-checkpoint",
+                    timedelta(seconds=self._checkpoint_seconds),
+                    callback=self._on_checkpoint,
+                )
 
     def on_stop(self) -> None:
-        """Settle fills still waiting for their market data; journal a backtest's order events."""
+        """Settle fills still waiting for their market data; journal a backtest's order events.
+
+        A node with a feed clock writes its last checkpoint.
+        """
         self._settle_pending(None)
         self._run_commands()
+        if self.checkpointer is not None:
+            self.checkpointer.write()
         journal = self.desk.journal
         if journal is not None and not self._journal_each_event:
             records: list[OrderEventRow] = []
@@ -209,6 +246,35 @@ class DeskBridge(Actor):
             usd = sum(m.as_double() for c, m in account.balances_total().items() if c.code in USD_LIKE)
             totals[wallet] = totals.get(wallet, 0.0) + usd
         return totals
+
+    # -- data time, checkpoints and resuming -----------------------------------------------------
+
+    def _on_feed_time(self, message: FeedTime) -> None:
+        resumption = self.resumption
+        if resumption is not None and not resumption.done:
+            if resumption.on_feed_time(message.ts, message.settled):
+                self._end_resumption(resumption)
+            else:
+                return
+        if message.settled and self.checkpointer is not None:
+            self.checkpointer.settle(message.ts)
+
+    def _end_resumption(self, resumption: Resumption) -> None:
+        if resumption.divergences:
+            first = resumption.divergences[0]
+            reason = (
+                f"cannot resume from the checkpoint: {len(resumption.divergences)} re-simulated fills differ "
+                f"from the journal (the data or the config changed), first: {first}"
+            )
+            self.log.error(reason)
+            self.resume_error = reason
+            self.shutdown_system(reason)
+            return
+        self.log.info(f"resumed after the checkpoint at {resumption.checkpoint.ts}")
+
+    def _on_checkpoint(self, event: TimeEvent) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.write()
 
     # -- operator commands and the kill switch -------------------------------------------------
 
@@ -408,24 +474,25 @@ class DeskBridge(Actor):
                 self.settlements.append(_settlement(instrument, snapshot.close, price, event, tag))
         commission = event.commission
         fee = money_to_usd(commission.as_double(), commission.currency.code, instrument, price)
-        desk.on_fill(
-            FillRecord(
-                ts=event.ts_event,
-                strategy_id=str(event.strategy_id),
-                snapshot_id=snapshot.snapshot_id if snapshot is not None else "",
-                venue=event.instrument_id.venue.value,
-                trade_id=str(event.trade_id),
-                client_order_id=str(event.client_order_id),
-                venue_order_id=str(event.venue_order_id),
-                instrument_id=str(event.instrument_id),
-                side=event.order_side.name,
-                quantity=event.last_qty.as_double(),
-                price=price,
-                commission_usd=fee,
-                liquidity=event.liquidity_side.name,
-                order_tag=tag,
-            )
+        fill = FillRecord(
+            ts=event.ts_event,
+            strategy_id=str(event.strategy_id),
+            snapshot_id=snapshot.snapshot_id if snapshot is not None else "",
+            venue=event.instrument_id.venue.value,
+            trade_id=str(event.trade_id),
+            client_order_id=str(event.client_order_id),
+            venue_order_id=str(event.venue_order_id),
+            instrument_id=str(event.instrument_id),
+            side=event.order_side.name,
+            quantity=event.last_qty.as_double(),
+            price=price,
+            commission_usd=fee,
+            liquidity=event.liquidity_side.name,
+            order_tag=tag,
         )
+        if self.resumption is not None and not self.resumption.done:
+            self.resumption.verify(fill)
+        desk.on_fill(fill)
 
 
 @dataclass(frozen=True, slots=True)

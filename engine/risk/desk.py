@@ -354,9 +354,10 @@ class RiskDesk:
 
     def apply_commands(self, ts_ns: int) -> int:
         """Apply the queued operator commands at kernel time ``ts_ns``; return how many ran."""
-        return self.commands.drain(lambda command: self._apply(command, ts_ns))
+        return self.commands.drain(lambda command: self.apply(command, ts_ns))
 
-    def _apply(self, command: Command, ts_ns: int) -> None:
+    def apply(self, command: Command, ts_ns: int) -> None:
+        """Apply one operator command at kernel time ``ts_ns`` (on the kernel's thread)."""
         if isinstance(command, Kill):
             self.kill(
                 command.asset,

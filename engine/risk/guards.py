@@ -15,6 +15,9 @@ from engine.risk.config import DeskConfig
 from engine.risk.policy import AssetPolicy, EntryContext
 
 
+STOP_FRACTION_SLACK = 1e-9  # a stop exactly at max_sl_pct is allowed, whatever the float rounding
+
+
 class Guards:
     """Check proposed entries against the common guards and each asset class's own.
 
@@ -51,7 +54,7 @@ class Guards:
         is_buy = intent.is_buy
         if (is_buy and not stop < entry < target) or (not is_buy and not target < entry < stop):
             return "sl_tp_wrong_side"
-        if context.stop_fraction > rails.max_sl_pct:
+        if context.stop_fraction > rails.max_sl_pct * (1.0 + STOP_FRACTION_SLACK):
             return "sl_too_wide"
         if not is_buy and not rails.allow_short:
             return "no_short"

@@ -76,6 +76,12 @@ class KillSwitch:
                 self._notify(asset, close_only, False)
         return bool(changes)
 
+    def restore(self, state: dict[str, object]) -> None:
+        """Set the switch to a stored state without persisting or announcing it (a resumed run's start)."""
+        assets = state.get("assets", [])
+        self.all = bool(state.get("all", False))
+        self.assets = {str(a) for a in assets} if isinstance(assets, list) else set()
+
     def state(self) -> dict[str, object]:
         """Return the switch as stored: ``{"all": bool, "assets": [...]}``."""
         return {"all": self.all, "assets": sorted(self.assets)}

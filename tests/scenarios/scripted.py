@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 from nautilus_trader.model.data import Bar
 from nautilus_trader.model.enums import OrderSide
 
-from engine.risk import SignalStrength
+from engine.risk import Kill, SignalStrength
 from strategies.base import Signal, SignalStrategy, SignalStrategyConfig
 
 
@@ -13,7 +15,9 @@ class ScriptedSignalsConfig(SignalStrategyConfig, frozen=True, kw_only=True):
     """Map a bar index (0-based) to ``[side, stop, take_profit, strength]``.
 
     Operator calls are scripted too: ``["KILL", asset or "all", close_profitable]`` and
-    ``["RESUME", asset or "all"]`` call the desk's kill switch at that bar.
+    ``["RESUME", asset or "all"]`` call the desk's kill switch at that bar; ``["SUBMIT_KILL", asset
+    or "all"]`` submits a kill from another thread, as a dashboard would, through the desk's command
+    queue (a running node's desk bridge applies it on the kernel's thread).
     """
 
     script: dict[str, list[str | float | bool]]
@@ -33,7 +37,7 @@ class ScriptedSignals(SignalStrategy):
         entry = self._script.get(self._index)
         if entry is None:
             return None
-        if entry[0] in ("KILL", "RESUME"):
+        if entry[0] in ("KILL", "RESUME", "SUBMIT_KILL"):
             self._operate(entry, bar.ts_event)
             return None
         side, stop, target, *rest = entry
@@ -42,7 +46,11 @@ class ScriptedSignals(SignalStrategy):
 
     def _operate(self, entry: list[str | float | bool], ts_ns: int) -> None:
         asset = None if entry[1] == "all" else str(entry[1])
-        if entry[0] == "KILL":
+        if entry[0] == "SUBMIT_KILL":
+            desk = self.desk
+            command = Kill(asset, "dashboard", "from another thread")
+            threading.Thread(target=lambda: desk.submit(command).result(timeout=60), daemon=True).start()
+        elif entry[0] == "KILL":
             close_profitable = bool(entry[2]) if len(entry) > 2 else False
             self.desk.kill(
                 asset, operator="test", reason="scripted", ts_ns=ts_ns, close_profitable=close_profitable
