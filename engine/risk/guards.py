@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from engine.risk.config import DeskConfig
 from engine.risk.policy import AssetPolicy, EntryContext
 
-
 STOP_FRACTION_SLACK = 1e-9  # a stop exactly at max_sl_pct is allowed, whatever the float rounding
 
 
