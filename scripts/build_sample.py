@@ -1,6 +1,9 @@
-"""Rebuild the bundled sample under ``data/sample`` from the real files in ``../shared/data``.
+"""Rebuild the bundled sample under ``data/sample`` from a local copy of its source data sets.
 
-Developers run this once when the sample changes; users never need it (the output is committed).
+Usage: ``python scripts/build_sample.py SOURCE_DIR``, where ``SOURCE_DIR`` holds the source files in
+the layout ``data/sample/PROVENANCE.md`` lists (``bybit/klines/``, ``fx/``, ``equity/``,
+``options/``). Developers run this once when the sample changes; users never need it (the output
+is committed).
 Every output keeps the source's values untouched; only the container changes (CSV -> zstd Parquet
 for the Bybit klines, zip -> gzip for the LEAN files, a row filter for the time windows).
 """
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("source-data")  # the source data sets
 OUT = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
@@ -106,7 +109,9 @@ def _aapl_options() -> list[Path]:
 def main() -> int:
     """Write every sample file and print its size and sha256."""
     if not SHARED.is_dir():
-        print(f"shared data not found at {SHARED}", file=sys.stderr)
+        print(
+            f"usage: python scripts/build_sample.py SOURCE_DIR (not a directory: {SHARED})", file=sys.stderr
+        )
         return 2
     outputs = [
         _bybit("BTCUSDT", "1m"),

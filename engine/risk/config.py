@@ -132,7 +132,7 @@ def _default_rungs() -> list[LadderRung]:
 
 
 class LadderConfig(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Scale risk with the ledger's realised P&L over the last ``window_days`` (seed 000's ladder)."""
+    """Scale risk with the ledger's realised P&L over the last ``window_days`` (the equity ladder)."""
 
     enabled: bool = True
     window_days: int = 7

@@ -6,7 +6,7 @@ from enum import Enum
 
 
 class SignalStrength(Enum):
-    """Grade a signal; the value is the sizing weight the desk applies (seed 003)."""
+    """Grade a signal; the value is the sizing weight the desk applies."""
 
     WEAK = 0.5
     NORMAL = 1.0

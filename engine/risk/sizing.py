@@ -1,4 +1,4 @@
-"""Pure sizing arithmetic: the ladder, the drawdown throttle, seed 000's notional caps and the clamps.
+"""Pure sizing arithmetic: the ladder, the drawdown throttle, the notional caps and the clamps.
 
 Everything here is a function of plain numbers so it can be checked against the seeds' worked
 examples and exercised by property tests; the desk gathers the numbers and journals the result.
@@ -55,19 +55,19 @@ def throttled_risk_fraction(
 
 
 def base_cap_usd(budget_usd: float, risk_pct: float, multiplier: float) -> float:
-    """Return seed 000's BaseCapUSD = B_A x r_A x m_A."""
+    """Return the base cap BaseCapUSD = B_A x r_A x m_A."""
     return budget_usd * risk_pct * multiplier
 
 
 def percent_cap_usd(budget_usd: float, percent: float, multiplier: float, threshold_usd: float) -> float:
-    """Return seed 000's PercentCapUSD = max(T, B_A x q_A x m_A)."""
+    """Return the percent cap PercentCapUSD = max(T, B_A x q_A x m_A)."""
     return max(threshold_usd, budget_usd * percent * multiplier)
 
 
 def notional_cap_usd(
     budget_usd: float, risk_pct: float, percent: float, multiplier: float, threshold_usd: float
 ) -> tuple[float, str]:
-    """Return seed 000's per-order notional cap and which cap it is (``base_cap`` or ``percent_cap``).
+    """Return the per-order notional cap and which cap it is (``base_cap`` or ``percent_cap``).
 
     BaseCap applies while it is at most the threshold T; above T the PercentCap takes over.
     """

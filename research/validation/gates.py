@@ -70,7 +70,7 @@ class CommonGates(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
 
 
 class AssetGates(_Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Hold one asset class's KPI thresholds (seed 004) and optional overrides of the common gates."""
+    """Hold one asset class's KPI thresholds and optional overrides of the common gates."""
 
     min_sharpe: float
     min_sortino: float

@@ -1,6 +1,6 @@
 """The typed sessions and regimes config (``configs/sessions.toml``) and its loader.
 
-The struct defaults are seed 000's values, so a strategy without a config file gets the same
+The struct defaults are the shipped configs/sessions.toml's values, so a strategy without a config file gets the same
 windows and regime rules as the shipped file.
 """
 

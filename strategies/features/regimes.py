@@ -1,4 +1,4 @@
-"""Classify bars into market regimes (seed 000), vectorised and bar by bar with identical labels.
+"""Classify bars into market regimes, vectorised and bar by bar with identical labels.
 
 Rules (``docs/sessions-regimes.md``; every number is a :class:`RegimeParams` field):
 
@@ -211,7 +211,7 @@ def classify_regimes(
     high, low, close : array_like of float
         The bars, oldest first.
     params : RegimeParams, optional
-        Periods and thresholds (seed 000's defaults when omitted).
+        Periods and thresholds (the shipped defaults when omitted).
     """
     params = params or RegimeParams()
     f = regime_features(high, low, close, params)
@@ -288,7 +288,7 @@ class RegimeClassifier:
     Parameters
     ----------
     params : RegimeParams, optional
-        Periods and thresholds (seed 000's defaults when omitted).
+        Periods and thresholds (the shipped defaults when omitted).
     """
 
     def __init__(self, params: RegimeParams | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Decide whether a new entry may open in the current session and regime (seed 000's runtime router).
+"""Decide whether a new entry may open in the current session and regime (the runtime entry router).
 
 The strategy base class owns one :class:`EntryRouter`; it feeds the signal bars to it and asks
 :meth:`EntryRouter.refusal` before each entry. Only entries are routed: exits, stops and targets

@@ -1,4 +1,4 @@
-"""Classify UTC timestamps into trading sessions (seed 000: ASIA, EU, US; overlaps allowed).
+"""Classify UTC timestamps into trading sessions (ASIA, EU, US; overlaps allowed).
 
 A session is a half-open window ``[start, end)`` of UTC minutes of the day; a window whose start is
 after its end crosses midnight (ASIA 23:00-07:00). A timestamp may fall in several sessions (EU and

@@ -95,7 +95,7 @@ def test_shipped_file_loads_with_the_seed_numbers(config):
 def test_an_asset_may_override_a_common_gate(tmp_path):
     path = _write(
         tmp_path,
-        "max_drawdown = 0.12 # seed 004 KPI table, Options: <= 12 %",
+        "max_drawdown = 0.12 # KPI table, Options: <= 12 %",
         "max_drawdown = 0.12\nmin_oos_trades = 200",
     )
     config = load_gates(path)
@@ -103,7 +103,7 @@ def test_an_asset_may_override_a_common_gate(tmp_path):
     assert config.thresholds("forex").min_oos_trades == 500
 
 
-SPOT_DD = "max_drawdown = 0.15 # seed 004 KPI table, Spot: <= 15 %"
+SPOT_DD = "max_drawdown = 0.15 # KPI table, Spot: <= 15 %"
 MC = 'monte_carlo = ["monte_carlo_reorder", "bootstrap_trades"]'
 PASS_RATE = "min_perturbation_pass_rate"
 
