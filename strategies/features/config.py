@@ -1,7 +1,7 @@
 """The typed sessions and regimes config (``configs/sessions.toml``) and its loader.
 
-The struct defaults are the shipped configs/sessions.toml's values, so a strategy without a config file gets the same
-windows and regime rules as the shipped file.
+The struct defaults are the shipped file's values, so a strategy without a config file gets the
+same windows and regime rules as ``configs/sessions.toml``.
 """
 
 from __future__ import annotations
