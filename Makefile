@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CONFIG ?= configs/backtest/ema_cross_btcusdt_1m.toml
 
-.PHONY: setup run test test-slow lint bench ingest clean
+.PHONY: setup run replay test test-slow lint bench ingest clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ ingest: $(STAMP)
 
 run: ingest
 	$(PY) -m engine.backtest --config $(CONFIG)
+
+replay: ingest
+	$(PY) -m engine.live --config configs/live/replay.toml --speed max
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

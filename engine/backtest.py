@@ -33,7 +33,7 @@ from engine import runfolder
 from engine.assets.registry import AssetClassError, AssetRegistry, load_registry
 from engine.configs import ConfigError, RunConfig, load_run_config
 from engine.options import CHAIN_CLIENT_ID, OptionData, load_option_data, wrap_greeks
-from engine.results import NS_PER_DAY, RunResult, collect
+from engine.results import NS_PER_DAY, RunResult
 from engine.risk import DeskConfig, DeskConfigError, LedgerError, load_desk_config
 from engine.risk.market import terms_from_instrument
 from engine.simvenue import backtest_venue_kwargs
@@ -140,11 +140,6 @@ def load_desk(config: RunConfig) -> DeskConfig:
     )
 
 
-def starting_equity(config: RunConfig) -> float:
-    """Return the sum of every venue's starting balances (the equity a run starts from)."""
-    return sum(float(balance.split()[0]) for venue in config.venues for balance in venue.starting_balances)
-
-
 def check_instruments(config: RunConfig, data: MarketData, assets: AssetRegistry) -> None:
     """Fail before the run when a traded instrument has no venue or no asset class (no ledger).
 
@@ -238,22 +233,16 @@ def _check_carry(config: RunConfig, data: MarketData) -> None:
 
 def collect_backtest(assembled: AssembledBacktest, *, since_ns: int = 0) -> RunResult:
     """Collect a finished backtest with the engine's one set of result rules (:mod:`engine.results`)."""
-    components = assembled.components
     data = assembled.data
-    result = collect(
+    return runfolder.collect_run(
         assembled.engine.trader,
-        samples=components.sampler.samples,
-        starting_equity=starting_equity(assembled.config),
-        bar_days=(bar.ts_event // NS_PER_DAY for bar in data.bars),
-        instruments=[
-            i for i in data.all_instruments if str(i.id) not in assembled.config.data.reference_instruments
-        ],
-        assets=assembled.assets,
+        assembled.components,
+        assembled.config,
+        instruments=data.all_instruments,
         bars=[*data.bars, *(data.options.bars if data.options is not None else [])],
-        evidence_ts=components.bridge.evidence_ts,
+        bar_days=(bar.ts_event // NS_PER_DAY for bar in data.bars),
         since_ns=since_ns,
     )
-    return runfolder.attach_desk(result, components, data.instruments)
 
 
 def run_backtest(config: RunConfig, out_dir: Path) -> dict[str, Any]:

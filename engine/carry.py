@@ -19,9 +19,9 @@ what a position receives per night, per unit of base currency: negative means it
 rates are in pips (``pip_size``, default 0.0001, 0.01 for JPY quotes); ``annual_pct`` rates are a
 percent a year of the position's notional at the mark, over 365 days.
 
-Events at a settlement time see the kernel after every bar stamped at that time has been processed
-(nautilus runs time events at ``ts`` after the data at ``ts``), so a position entered on the bar
-that closes at 08:00 pays the 08:00 funding.
+Settlements follow data time (:mod:`engine.clock`): a settlement at ``T`` sees the kernel after every
+bar stamped at or before ``T`` has been processed, in a backtest and in a replay alike, so a position
+entered on the bar that closes at 08:00 pays the 08:00 funding.
 """
 
 from __future__ import annotations

@@ -34,13 +34,12 @@ from nautilus_trader.config import LoggingConfig, TradingNodeConfig
 from nautilus_trader.live.node import TradingNode
 
 from engine import runfolder
-from engine.assets.registry import load_registry
-from engine.backtest import DataError, load_desk, load_market_data, starting_equity
+from engine.backtest import DataError, load_desk, load_market_data
 from engine.checkpoint import peek_checkpoint
 from engine.clock import ClockSource
 from engine.configs import ConfigError, NodeSection, RunConfig, load_run_config
 from engine.importing import resolve
-from engine.results import NS_PER_DAY, RunResult, collect
+from engine.results import NS_PER_DAY, RunResult
 from engine.risk import DeskConfigError
 from engine.wiring import Components, actor_configs, strategy_configs, wire
 
@@ -214,26 +213,17 @@ def run_node(
 
 
 def _collect(node: TradingNode, components: Components, config: RunConfig) -> RunResult:
-    """Collect a node with the engine's one set of result rules (:func:`engine.results.collect`)."""
-    assets = load_registry(tuple(config.desk.asset_classes))
+    """Collect a node with the engine's one set of result rules (:func:`engine.runfolder.collect_run`)."""
     try:
         data = load_market_data(config)  # the bars a replay streamed: its both-levels count
         bars = [*data.bars, *(data.options.bars if data.options is not None else [])]
         bar_days: set[int] = {bar.ts_event // NS_PER_DAY for bar in data.bars}
     except DataError:
         bars, bar_days = [], components.sampler.feed_days  # a live feed: the days it streamed
-    reference = set(config.data.reference_instruments)
-    result = collect(
-        node.trader,
-        samples=components.sampler.samples,
-        starting_equity=starting_equity(config),
-        bar_days=bar_days,
-        instruments=[i for i in node.cache.instruments() if str(i.id) not in reference],
-        assets=assets,
-        bars=bars,
-        evidence_ts=components.bridge.evidence_ts,
+    instruments = list(node.cache.instruments())
+    return runfolder.collect_run(
+        node.trader, components, config, instruments=instruments, bars=bars, bar_days=bar_days
     )
-    return runfolder.attach_desk(result, components, list(node.cache.instruments()))
 
 
 def progress_line(name: str, node: TradingNode, components: Components) -> str:

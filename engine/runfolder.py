@@ -11,17 +11,55 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from nautilus_trader.model.data import Bar
 from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.trading.trader import Trader
 
 from engine import carry as carry_lib
+from engine.assets.registry import load_registry
 from engine.configs import RunConfig
 from engine.importing import resolve
-from engine.results import RunResult, write_table
+from engine.results import RunResult, collect, write_table
 from engine.wiring import Components
+
+
+def collect_run(
+    trader: Trader,
+    components: Components,
+    config: RunConfig,
+    *,
+    instruments: Sequence[Instrument],
+    bars: Sequence[Bar],
+    bar_days: Iterable[int],
+    since_ns: int = 0,
+) -> RunResult:
+    """Collect a kernel that ran with the engine's one set of result rules, in any mode.
+
+    ``instruments`` are every instrument of the run (reference instruments are left out of the
+    annualisation here), ``bars`` the bars it executed on, ``bar_days`` its trading days.
+    """
+    reference = set(config.data.reference_instruments)
+    result = collect(
+        trader,
+        samples=components.sampler.samples,
+        starting_equity=starting_equity(config),
+        bar_days=bar_days,
+        instruments=[i for i in instruments if str(i.id) not in reference],
+        assets=load_registry(tuple(config.desk.asset_classes)),
+        bars=bars,
+        evidence_ts=components.bridge.evidence_ts,
+        since_ns=since_ns,
+    )
+    return attach_desk(result, components, instruments)
+
+
+def starting_equity(config: RunConfig) -> float:
+    """Return the sum of every venue's starting balances (the equity a run starts from)."""
+    return sum(float(balance.split()[0]) for venue in config.venues for balance in venue.starting_balances)
 
 
 def attach_desk(result: RunResult, components: Components, instruments: Sequence[Instrument]) -> RunResult:

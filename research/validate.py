@@ -28,9 +28,10 @@ from nautilus_trader.model.data import BarType
 
 from engine.ambiguity import tally
 from engine.assets import load_registry
-from engine.backtest import DataError, MarketData, starting_equity
+from engine.backtest import DataError, MarketData
 from engine.configs import ConfigError, RunConfig, load_run_config, strategy_specs
 from engine.importing import resolve
+from engine.runfolder import starting_equity
 from research.validation import gates as gates_lib
 from research.validation import stress as stress_lib
 from research.validation.config import ValidationConfig, ValidationConfigError, load_validation_config
